@@ -1,0 +1,133 @@
+"""Argument checks shared by every public function.
+
+Each check raises :class:`ValueError` (or :class:`TypeError`, :class:`FileNotFoundError`)
+with a message that names the argument, what was expected and what was given, so a
+reader who points a notebook at their own images learns at once what to fix.
+They accept NumPy arrays and PyTorch tensors alike, and never copy data to the host
+(a GPU tensor stays on the GPU).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+def _shape(x: Any) -> tuple[int, ...]:
+    return tuple(int(s) for s in x.shape)
+
+
+def _is_torch(x: Any) -> bool:
+    return type(x).__module__.startswith("torch")
+
+
+def check_array(x: Any, name: str) -> None:
+    """Reject anything that is not a NumPy array or a torch tensor."""
+    if not (isinstance(x, np.ndarray) or _is_torch(x) and hasattr(x, "shape")):
+        raise TypeError(f"{name} must be a numpy array or a torch tensor, got {type(x).__name__}")
+
+
+def check_ndim(x: Any, name: str, ndims: int | Sequence[int], layout: str = "") -> None:
+    """Require ``x.ndim`` to be one of ``ndims``; ``layout`` (e.g. ``"(N, H, W)"``) goes in the message."""
+    check_array(x, name)
+    allowed = (ndims,) if isinstance(ndims, int) else tuple(ndims)
+    if x.ndim not in allowed:
+        want = " or ".join(f"{n}-D" for n in allowed)
+        hint = f" {layout}" if layout else ""
+        raise ValueError(f"{name} must be {want}{hint}, got shape {_shape(x)}")
+
+
+def check_same_shape(a: Any, b: Any, name_a: str, name_b: str) -> None:
+    """Require two arrays of exactly the same shape (e.g. an image and its mask)."""
+    if _shape(a) != _shape(b):
+        raise ValueError(f"{name_a} and {name_b} must have the same shape, got {_shape(a)} and {_shape(b)}")
+
+
+def check_integer_labels(x: Any, name: str, num_classes: int | None = None, ignore_index: int | None = None) -> None:
+    """Require an integer label array with values in ``[0, num_classes)`` (``ignore_index`` allowed)."""
+    check_array(x, name)
+    dtype = str(x.dtype)
+    if not ("int" in dtype or dtype.endswith("bool")):
+        raise ValueError(f"{name} must hold integer class indices, got dtype {dtype}")
+    if num_classes is not None:
+        valid = x if ignore_index is None else x[x != ignore_index]
+        if (valid.numel() if _is_torch(valid) else valid.size) == 0:
+            return
+        lo, hi = int(valid.min()), int(valid.max())
+        if lo < 0 or hi >= num_classes:
+            extra = f" (or the ignore index {ignore_index})" if ignore_index is not None else ""
+            raise ValueError(
+                f"{name} must hold class indices in [0, {num_classes - 1}]{extra}, found values in [{lo}, {hi}]"
+            )
+
+
+def check_finite(x: Any, name: str) -> None:
+    """Reject NaN or infinite values."""
+    check_array(x, name)
+    if _is_torch(x):
+        import torch
+
+        ok = bool(torch.isfinite(x).all()) if x.is_floating_point() else True
+    else:
+        ok = bool(np.isfinite(x).all()) if np.issubdtype(x.dtype, np.floating) else True
+    if not ok:
+        raise ValueError(f"{name} contains NaN or infinite values")
+
+
+def check_range(x: Any, name: str, low: float, high: float) -> None:
+    """Require every value in ``[low, high]`` (and finite)."""
+    check_finite(x, name)
+    n = x.numel() if _is_torch(x) else x.size
+    if n == 0:
+        return
+    lo, hi = float(x.min()), float(x.max())
+    if lo < low or hi > high:
+        raise ValueError(f"{name} must lie in [{low}, {high}], found values in [{lo:.4g}, {hi:.4g}]")
+
+
+def check_positive_int(value: Any, name: str, minimum: int = 1) -> int:
+    """Return ``value`` as an int if it is an integer ``>= minimum``."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value}")
+    return int(value)
+
+
+def check_choice(value: Any, name: str, choices: Sequence[Any]) -> Any:
+    """Require ``value`` to be one of ``choices``."""
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+def check_nonempty(x: Any, name: str) -> None:
+    """Reject an empty array or sequence."""
+    n = x.numel() if _is_torch(x) else (x.size if isinstance(x, np.ndarray) else len(x))
+    if n == 0:
+        raise ValueError(f"{name} is empty")
+
+
+def check_file(path: str | Path, name: str = "path") -> Path:
+    """Return ``path`` as a :class:`Path` if it names an existing, non-empty file."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(f"{name}: {p} does not exist")
+    if not p.is_file():
+        raise ValueError(f"{name}: {p} is not a file")
+    if p.stat().st_size == 0:
+        raise ValueError(f"{name}: {p} is empty (0 bytes)")
+    return p
+
+
+def check_dir(path: str | Path, name: str = "path") -> Path:
+    """Return ``path`` as a :class:`Path` if it names an existing folder."""
+    p = Path(path).expanduser()
+    if not p.exists():
+        raise FileNotFoundError(f"{name}: folder {p} does not exist")
+    if not p.is_dir():
+        raise ValueError(f"{name}: {p} is not a folder")
+    return p
