@@ -1,0 +1,9 @@
+"""Models of the course, one folder per architecture (the segmentation_models.pytorch layout).
+
+Each architecture is built by a function named after it; the paper notebooks add
+theirs here (residual U-Net, PSPNet, DCN, ...).
+"""
+
+from .unet import UNet, unet
+
+__all__ = ["UNet", "unet"]

@@ -1,0 +1,3 @@
+from .model import UNet, unet
+
+__all__ = ["UNet", "unet"]
