@@ -1,0 +1,152 @@
+"""The Jupyter Book builds with warnings as errors, and every page in the table of contents renders.
+
+The build never executes notebooks (``execute_notebooks: "off"`` in ``_config.yml``): the book shows
+the outputs committed with the notebooks. It takes seconds, not minutes.
+
+Environment variables:
+    BOOK_BUILD_DIR      where the build goes (``<dir>/_build/html``); default: a pytest temp folder,
+                        so the test never touches the repository's own ``_build``.
+    BOOK_BUILD_TIMEOUT  seconds before the build is called hung (default 600).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+yaml = pytest.importorskip("yaml")
+
+ROOT = Path(__file__).resolve().parents[1]
+TOC = ROOT / "_toc.yml"
+CONFIG = ROOT / "_config.yml"
+LOG_TAIL = 60
+
+pytestmark = pytest.mark.book
+
+
+def _toc_files(node) -> list[str]:
+    """Every ``file:`` (and the ``root:``) in a jb-book table of contents, in order."""
+    out: list[str] = []
+    if isinstance(node, dict):
+        for key in ("root", "file"):
+            if isinstance(node.get(key), str):
+                out.append(node[key])
+        for value in node.values():
+            if isinstance(value, (list, dict)):
+                out.extend(_toc_files(value))
+    elif isinstance(node, list):
+        for item in node:
+            out.extend(_toc_files(item))
+    return out
+
+
+def _source_of(entry: str) -> Path | None:
+    """The file a toc entry names (entries may omit the suffix)."""
+    path = ROOT / entry
+    if path.suffix in (".md", ".ipynb") and path.is_file():
+        return path
+    for suffix in (".md", ".ipynb"):
+        candidate = path.with_name(path.name + suffix)
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _page_name(entry: str) -> str:
+    return entry[: -len(Path(entry).suffix)] if Path(entry).suffix in (".md", ".ipynb") else entry
+
+
+def _jupyter_book_command() -> list[str]:
+    """The ``jupyter-book`` of the running interpreter's environment."""
+    bindir = Path(sys.executable).parent
+    for name in ("jupyter-book", "jupyter-book.exe"):
+        script = bindir / name
+        if script.is_file():
+            return [str(script)]
+    # No console script (unusual installs): call the CLI entry point through this interpreter.
+    return [sys.executable, "-c", "import sys; from jupyter_book.cli.main import main; sys.exit(main())"]
+
+
+@pytest.fixture(scope="module")
+def toc_entries() -> list[str]:
+    toc = yaml.safe_load(TOC.read_text(encoding="utf8"))
+    assert toc.get("format") == "jb-book", "_toc.yml must use the jb-book format"
+    entries = _toc_files(toc)
+    assert entries and entries[0] == toc["root"]
+    return entries
+
+
+def test_toc_lists_existing_files_once(toc_entries):
+    missing = [e for e in toc_entries if _source_of(e) is None]
+    assert not missing, f"_toc.yml names files that do not exist (the build would fail): {missing}"
+    names = [_page_name(e) for e in toc_entries]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    assert not duplicates, f"_toc.yml lists these pages more than once: {duplicates}"
+
+
+def test_every_notebook_is_in_the_toc(toc_entries):
+    """A notebook left out of _toc.yml silently disappears from the book (only_build_toc_files)."""
+    listed = {_page_name(e) for e in toc_entries}
+    notebooks = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb"))
+    absent = [p.relative_to(ROOT).as_posix() for p in notebooks
+              if p.relative_to(ROOT).with_suffix("").as_posix() not in listed]
+    assert not absent, f"notebooks missing from _toc.yml: {absent}"
+
+
+def test_book_never_executes_notebooks():
+    config = yaml.safe_load(CONFIG.read_text(encoding="utf8"))
+    mode = config.get("execute", {}).get("execute_notebooks")
+    # YAML reads a bare `off` as False; both mean the same to Jupyter Book.
+    assert mode in ("off", False), (
+        f"_config.yml execute.execute_notebooks is {mode!r}: the book must show the committed "
+        "GPU outputs, not re-run the notebooks"
+    )
+
+
+@pytest.fixture(scope="module")
+def built_book(tmp_path_factory) -> Path:
+    pytest.importorskip("jupyter_book")
+    pytest.importorskip("sphinxcontrib.bibtex")
+    out = Path(os.environ.get("BOOK_BUILD_DIR") or tmp_path_factory.mktemp("book"))
+    out.mkdir(parents=True, exist_ok=True)
+    timeout = float(os.environ.get("BOOK_BUILD_TIMEOUT", "600"))
+    cmd = [*_jupyter_book_command(), "build", str(ROOT), "--path-output", str(out),
+           "-W", "-n", "--keep-going", "--builder", "html"]
+    log = out / "book-build.log"
+    try:
+        proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                              text=True, timeout=timeout)
+        output, rc = proc.stdout, proc.returncode
+    except subprocess.TimeoutExpired as exc:
+        output = exc.stdout.decode(errors="replace") if isinstance(exc.stdout, bytes) else (exc.stdout or "")
+        rc = f"timeout after {timeout:.0f} s"
+    output = re.sub(r"\x1b\[[0-9;]*m", "", output)  # Sphinx colours its log even into a pipe
+    log.write_text(output, encoding="utf8")
+    if rc != 0:
+        tail = "\n".join(output.splitlines()[-LOG_TAIL:])
+        pytest.fail(f"jupyter-book build failed ({rc}): {' '.join(cmd)}\n"
+                    f"full log: {log}\n--- last {LOG_TAIL} lines ---\n{tail}", pytrace=False)
+    return out / "_build" / "html"
+
+
+def test_book_builds_with_warnings_as_errors(built_book):
+    index = built_book / "index.html"
+    assert index.is_file() and index.stat().st_size > 0, f"{index} missing or empty"
+
+
+def test_every_toc_page_renders(built_book, toc_entries):
+    problems = []
+    for entry in toc_entries:
+        page = built_book / f"{_page_name(entry)}.html"
+        if not page.is_file() or page.stat().st_size == 0:
+            problems.append(f"{page.relative_to(built_book)}: missing or empty")
+            continue
+        text = page.read_text(encoding="utf8", errors="replace")
+        if "Traceback" in text:
+            problems.append(f"{page.relative_to(built_book)}: contains a Traceback")
+    assert not problems, "pages with problems:\n" + "\n".join(problems)
