@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch._dynamo  # noqa: F401  (loads Triton before TensorFlow can: see helpers.keras_utils)
 from torch import nn
 
 from .checks import check_choice, check_positive_int
@@ -230,7 +231,7 @@ def evaluate(model: nn.Module, data: Any, *, loss_fn: Callable[..., torch.Tensor
         else:
             pred = logits.argmax(1)
             target = y.long()
-        cm.update(target, pred)
+        cm.update(target, pred, validate=False)  # no host sync per batch
         count += x.shape[0]
     model.train(was_training)
     scores = cm.compute()

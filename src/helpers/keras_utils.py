@@ -1,0 +1,234 @@
+"""Small Keras 3 utilities, written against ``keras`` and ``keras.ops`` only.
+
+They run unchanged on the TensorFlow backend (the default) and on the PyTorch backend
+(``KERAS_BACKEND=torch``, set before the first ``import keras``).
+
+* :func:`bce_dice_loss` / :class:`BCEDiceLoss`: the grain-boundary paper's loss on
+  **probabilities** (the model ends in a sigmoid, as Keras U-Nets usually do). It gives the
+  same numbers as :func:`helpers.losses.bce_dice_loss` on ``sigmoid(logits)``.
+* Metrics: use Keras' own. :func:`foreground_iou` is just
+  ``keras.metrics.BinaryIoU(target_class_ids=[1])`` (foreground IoU, threshold ``>=``),
+  the number the paper reports; ``keras.metrics.MeanIoU`` covers integer label maps.
+* :func:`configure_keras`: bf16 mixed precision and XLA where they help.
+* :func:`history_to_dict`: a ``History`` as plain lists, ready for ``results.json``.
+
+Example:
+    >>> import numpy as np
+    >>> y_true = np.array([[1.0, 0.0]], dtype="float32")
+    >>> y_pred = np.array([[0.5, 0.5]], dtype="float32")
+    >>> # BCE = log 2; Dice = 1 - (2*0.5 + 1)/(1 + 1 + 1) = 1/3
+    >>> round(float(bce_dice_loss(y_true, y_pred)[0]), 4)
+    1.0265
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from importlib.util import find_spec
+from typing import Any
+
+# TensorFlow and Triton (which PyTorch loads for its optimisers and torch.compile) each bundle
+# their own LLVM; loading Triton *after* TensorFlow segfaults the process. Loading it first is
+# safe, so when both may meet in one kernel we load it before Keras pulls TensorFlow in.
+if "tensorflow" not in sys.modules and find_spec("torch") is not None and find_spec("triton") is not None:
+    import torch._dynamo  # noqa: F401
+
+import keras
+from keras import ops
+
+__all__ = ["bce_dice_loss", "BCEDiceLoss", "foreground_iou", "configure_keras", "history_to_dict"]
+
+
+def _check_weight(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _check_shapes(y_true: Any, y_pred: Any) -> None:
+    """Static checks only (a traced graph has no values to look at); None dims match anything."""
+    st, sp = tuple(y_true.shape), tuple(y_pred.shape)
+    if len(sp) < 2:
+        raise ValueError(f"y_pred must have a batch axis first, at least 2-D, got shape {sp}")
+    same = len(st) == len(sp) and all(a is None or b is None or a == b for a, b in zip(st, sp))
+    if not same:
+        hint = " (add the channel axis: y_true[..., None])" if len(st) == len(sp) - 1 and sp[-1] == 1 else ""
+        raise ValueError(f"y_true and y_pred must have the same shape, got {st} and {sp}{hint}")
+    dtype = keras.backend.standardize_dtype(y_pred.dtype)
+    if "float" not in dtype:
+        raise ValueError(f"y_pred must hold float probabilities (after a sigmoid), got dtype {dtype}")
+
+
+@keras.saving.register_keras_serializable(package="helpers")
+def bce_dice_loss(
+    y_true: Any, y_pred: Any, bce_weight: float = 1.0, dice_weight: float = 1.0, smooth: float = 1.0
+) -> Any:
+    """Binary cross-entropy plus soft Dice per sample, on probabilities.
+
+    ``bce_weight * mean(BCE) + dice_weight * (1 - (2 Σ y p + smooth) / (Σ y + Σ p + smooth))``,
+    each sum and mean over every axis but the batch axis. Computed in float32 even when the
+    model runs under the ``mixed_bfloat16`` policy. The BCE clips ``p`` to
+    ``[epsilon, 1 - epsilon]`` as Keras' own BCE does; ``y_pred`` must therefore be
+    probabilities, not logits (a value check cannot run inside a traced graph).
+
+    Args:
+        y_true: binary masks ``(N, H, W, 1)`` (or any ``(N, ...)``), values in ``[0, 1]``.
+        y_pred: probabilities, same shape, float dtype.
+        bce_weight: weight of the BCE term (>= 0).
+        dice_weight: weight of the Dice term (>= 0).
+        smooth: Dice smoothing (>= 0), as ``eps`` in :func:`helpers.losses.dice_loss`.
+
+    Returns:
+        ``(N,)`` float32 loss per sample (Keras averages it over the batch).
+
+    Raises:
+        ValueError: shapes differ, ``y_pred`` not float, no batch axis, negative weights.
+
+    Example:
+        >>> import numpy as np
+        >>> y = np.ones((2, 4, 4, 1), "float32")
+        >>> [round(float(v), 3) for v in bce_dice_loss(y, y)]  # perfect: BCE ~1e-7, Dice 0
+        [0.0, 0.0]
+    """
+    bce_weight = _check_weight(bce_weight, "bce_weight")
+    dice_weight = _check_weight(dice_weight, "dice_weight")
+    smooth = _check_weight(smooth, "smooth")
+    y_true = ops.convert_to_tensor(y_true)
+    y_pred = ops.convert_to_tensor(y_pred)
+    _check_shapes(y_true, y_pred)
+    y_true = ops.cast(y_true, "float32")
+    y_pred = ops.cast(y_pred, "float32")
+    axes = tuple(range(1, len(y_pred.shape)))
+    eps = keras.config.epsilon()
+    p = ops.clip(y_pred, eps, 1.0 - eps)
+    bce = -ops.mean(y_true * ops.log(p) + (1.0 - y_true) * ops.log(1.0 - p), axis=axes)
+    inter = ops.sum(y_true * y_pred, axis=axes)
+    denom = ops.sum(y_true, axis=axes) + ops.sum(y_pred, axis=axes)
+    dice = 1.0 - (2.0 * inter + smooth) / (denom + smooth)
+    return bce_weight * bce + dice_weight * dice
+
+
+@keras.saving.register_keras_serializable(package="helpers")
+class BCEDiceLoss(keras.losses.Loss):
+    """Class form of :func:`bce_dice_loss`, serialisable with the model.
+
+    Example:
+        >>> import numpy as np
+        >>> loss = BCEDiceLoss(bce_weight=1.0, dice_weight=1.0)
+        >>> y_true = np.array([[1.0, 0.0]], "float32")
+        >>> round(float(loss(y_true, np.array([[0.5, 0.5]], "float32"))), 4)
+        1.0265
+    """
+
+    def __init__(self, bce_weight: float = 1.0, dice_weight: float = 1.0, smooth: float = 1.0,
+                 name: str = "bce_dice_loss", reduction: str = "sum_over_batch_size", dtype: Any = None) -> None:
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
+        self.bce_weight = _check_weight(bce_weight, "bce_weight")
+        self.dice_weight = _check_weight(dice_weight, "dice_weight")
+        self.smooth = _check_weight(smooth, "smooth")
+
+    def call(self, y_true: Any, y_pred: Any) -> Any:
+        return bce_dice_loss(y_true, y_pred, self.bce_weight, self.dice_weight, self.smooth)
+
+    def get_config(self) -> dict[str, Any]:
+        return {**super().get_config(), "bce_weight": self.bce_weight, "dice_weight": self.dice_weight,
+                "smooth": self.smooth}
+
+
+def foreground_iou(threshold: float = 0.5, name: str = "iou") -> keras.metrics.BinaryIoU:
+    """IoU of the foreground class of a sigmoid output: ``BinaryIoU(target_class_ids=[1])``.
+
+    Keras' default ``BinaryIoU`` averages the background and foreground IoU, which flatters
+    thin structures such as grain boundaries; the paper scores the foreground alone.
+    Pixels count as foreground where ``y_pred >= threshold``, as in
+    :func:`helpers.metrics.binary_iou`.
+
+    Example:
+        >>> m = foreground_iou()
+        >>> _ = m.update_state([[1, 1, 0, 0]], [[0.9, 0.2, 0.7, 0.1]])
+        >>> round(float(m.result()), 4)  # 1 shared pixel / 3 in the union
+        0.3333
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
+    return keras.metrics.BinaryIoU(target_class_ids=[1], threshold=float(threshold), name=name)
+
+
+def _gpu_visible(backend: str) -> bool:
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        return bool(tf.config.list_physical_devices("GPU"))
+    if backend == "torch":
+        import torch
+
+        return bool(torch.cuda.is_available())
+    if backend == "jax":
+        import jax
+
+        return jax.default_backend() == "gpu"
+    return False
+
+
+def configure_keras(mixed_precision: bool | None = None) -> dict[str, Any]:
+    """Set Keras' global dtype policy for this machine and say whether to use XLA.
+
+    Args:
+        mixed_precision: ``True`` sets ``mixed_bfloat16`` (bf16 compute, float32 weights),
+            ``False`` sets ``float32``, ``None`` (auto) picks bf16 when the backend sees a GPU.
+            On a CPU bf16 is usually slower, hence float32 there.
+
+    Returns:
+        ``{"backend": "tensorflow" | "torch" | "jax", "policy": "mixed_bfloat16" | "float32",
+        "jit_compile": bool}``; pass ``jit_compile`` to ``model.compile``. It is True only
+        for TensorFlow/JAX on a GPU (XLA pays off there; on CPU compilation time dominates a
+        smoke run, and the torch backend's ``torch.compile`` path is not worth it here).
+
+    Raises:
+        ValueError: ``mixed_precision`` is not a bool or None.
+
+    Example:
+        >>> cfg = configure_keras(mixed_precision=False)
+        >>> cfg["policy"], cfg["jit_compile"]
+        ('float32', False)
+    """
+    if mixed_precision is not None and not isinstance(mixed_precision, bool):
+        raise ValueError(f"mixed_precision must be True, False or None (auto), got {mixed_precision!r}")
+    backend = keras.config.backend()
+    gpu = _gpu_visible(backend)
+    use_bf16 = gpu if mixed_precision is None else mixed_precision
+    policy = "mixed_bfloat16" if use_bf16 else "float32"
+    keras.mixed_precision.set_global_policy(policy)
+    return {"backend": backend, "policy": policy, "jit_compile": bool(gpu and backend in ("tensorflow", "jax"))}
+
+
+def history_to_dict(history: Any) -> dict[str, list[float]]:
+    """Turn a ``keras.callbacks.History`` (what ``fit`` returns) into plain float lists.
+
+    Args:
+        history: the ``History`` object, or its ``.history`` dict.
+
+    Returns:
+        ``{"loss": [...], "val_loss": [...], ...}`` with one Python float per epoch
+        (JSON-ready; NaN stays NaN).
+
+    Raises:
+        TypeError: ``history`` is neither a History nor a dict.
+        ValueError: a metric's values are not a sequence of numbers.
+
+    Example:
+        >>> import numpy as np
+        >>> history_to_dict({"loss": [np.float32(0.5), 0.25]})
+        {'loss': [0.5, 0.25]}
+    """
+    logs = history.history if isinstance(history, keras.callbacks.History) else history
+    if not isinstance(logs, dict):
+        raise TypeError(f"history must be a keras History or a dict of lists, got {type(history).__name__}")
+    out: dict[str, list[float]] = {}
+    for key, values in logs.items():
+        try:
+            out[str(key)] = [float(v) for v in values]
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"history[{key!r}] must be a sequence of numbers, got {values!r}") from err
+    return out
