@@ -7,6 +7,9 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import pytest  # noqa: E402
 
+# Before any test module imports Keras/TensorFlow: see helpers._load_triton_before_tensorflow.
+import helpers  # noqa: E402,F401
+
 
 @pytest.fixture(autouse=True)
 def _close_figures():

@@ -47,7 +47,7 @@ def test_fit_learns_and_evaluate_matches_sklearn():
     model = unet(1, 3, base=8, depth=2)
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     h = fit(model, (xtr, ytr), val_data=(xva, yva), loss_fn=nn.functional.cross_entropy, epochs=8,
-            optimizer=opt, batch_size=16, num_classes=3, progress=False)
+            optimizer=opt, batch_size=16, num_classes=3, progress=False, device="cpu")
     assert h.train_loss[-1] < 0.5 * h.train_loss[0]
     assert h.epoch == list(range(1, 9)) and len(h.metrics["mean_iou"]) == 8
     scores = evaluate(model, (xva, yva), loss_fn=nn.functional.cross_entropy, num_classes=3, batch_size=5)

@@ -8,6 +8,25 @@ runner. Submodules import their heavy dependencies (torch, keras) lazily, so
 
 from __future__ import annotations
 
+import sys
+from importlib.util import find_spec
+
 __version__ = "0.1.0"
 
 __all__ = ["__version__"]
+
+
+def _load_triton_before_tensorflow() -> None:
+    """TensorFlow and Triton (which PyTorch loads for its optimisers and ``torch.compile``) each
+    bundle LLVM; loading Triton's library *after* TensorFlow's segfaults the process. Loading it
+    first is safe and costs half a second, so a notebook that imports ``helpers`` before Keras can
+    mix both frameworks in one kernel."""
+    if "tensorflow" in sys.modules or find_spec("tensorflow") is None or find_spec("triton") is None:
+        return
+    try:
+        import triton._C.libtriton  # noqa: F401
+    except Exception:  # a broken Triton install must not break the course; torch will say more
+        pass
+
+
+_load_triton_before_tensorflow()

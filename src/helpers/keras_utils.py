@@ -24,15 +24,7 @@ Example:
 from __future__ import annotations
 
 import math
-import sys
-from importlib.util import find_spec
 from typing import Any
-
-# TensorFlow and Triton (which PyTorch loads for its optimisers and torch.compile) each bundle
-# their own LLVM; loading Triton *after* TensorFlow segfaults the process. Loading it first is
-# safe, so when both may meet in one kernel we load it before Keras pulls TensorFlow in.
-if "tensorflow" not in sys.modules and find_spec("torch") is not None and find_spec("triton") is not None:
-    import torch._dynamo  # noqa: F401
 
 import keras
 from keras import ops

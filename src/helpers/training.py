@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch._dynamo  # noqa: F401  (loads Triton before TensorFlow can: see helpers.keras_utils)
 from torch import nn
 
 from .checks import check_choice, check_positive_int
@@ -147,6 +146,18 @@ class History:
         if not pairs:
             raise ValueError(f"history has no finite values of {key!r}")
         return (max if mode == "max" else min)(pairs, key=lambda p: p[1])
+
+
+def _progress_bar(**kwargs: Any) -> Any:
+    """A tqdm bar: the widget form where ipywidgets exist, else text refreshed at most every 5 s
+    (an executed notebook stores every refresh, so fewer refreshes keep it readable)."""
+    from importlib.util import find_spec
+
+    if find_spec("ipywidgets") is not None:
+        from tqdm.auto import tqdm
+    else:
+        from tqdm.std import tqdm
+    return tqdm(leave=True, mininterval=5.0, **kwargs)
 
 
 def use_bf16(device: torch.device) -> bool:
@@ -318,13 +329,11 @@ def fit(model: nn.Module, train_data: Any, *, loss_fn: Callable[..., torch.Tenso
         history = History.from_dict(state["history"])
         start_epoch = int(state["epoch"])
         if isinstance(batches, TensorBatches):
-            batches._gen.set_state(state["batch_rng"])
+            batches._gen.set_state(state["batch_rng"].cpu())  # map_location may have moved it
 
     bar = None
     if progress and start_epoch < epochs:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=epochs, initial=start_epoch, desc="training", unit="epoch", leave=True)
+        bar = _progress_bar(total=epochs, initial=start_epoch, desc="training", unit="epoch")
     for epoch in range(start_epoch, epochs):
         t0 = time.perf_counter()
         model.train()

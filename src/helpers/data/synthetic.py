@@ -46,28 +46,35 @@ def synthetic_shapes(n: int, size: int = 64, num_classes: int = 3, *, max_shapes
     if not (0 <= noise <= 1):
         raise ValueError(f"noise must be in [0, 1], got {noise}")
     rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    # Shape parameters for every (image, shape) pair at once.
+    # Draw every random number up front (so results do not depend on the chunking), then
+    # render in chunks: the (images, shapes, H, W) arrays of one chunk stay cache-sized.
     cls = rng.integers(1, num_classes, size=(n, max_shapes))
     present = rng.random((n, max_shapes)) < 0.75
     present[:, 0] = True
     cy, cx = rng.uniform(0.1, 0.9, (2, n, max_shapes)) * size
     radius = rng.uniform(0.07, 0.18, (n, max_shapes)) * size
-    dy = yy[None, None] - cy[..., None, None]
-    dx = xx[None, None] - cx[..., None, None]
-    r = radius[..., None, None]
-    disc = dy**2 + dx**2 <= r**2
-    square = np.maximum(np.abs(dy), np.abs(dx)) <= 0.85 * r
-    inside = np.where((cls % 2 == 1)[..., None, None], disc, square) & present[..., None, None]
-    # Later shapes are painted over earlier ones: take the last shape covering each pixel.
-    order = np.arange(1, max_shapes + 1)[None, :, None, None]
-    top = np.max(np.where(inside, order, 0), axis=1)  # (n, H, W), 0 = background
-    labels = np.concatenate([np.zeros((n, 1), np.int64), cls], axis=1)
-    masks = np.take_along_axis(labels, top.reshape(n, -1), axis=1).reshape(n, size, size)
+    gy, gx = rng.uniform(-0.15, 0.15, (2, n, 1, 1)).astype(np.float32)
+    noise_field = rng.normal(0.0, noise, (n, size, size)).astype(np.float32)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     brightness = np.linspace(0.25, 0.9, num_classes).astype(np.float32)
     brightness[0] = 0.1
+    labels = np.concatenate([np.zeros((n, 1), np.int64), cls], axis=1)
+    masks = np.empty((n, size, size), np.int64)
+    chunk = max(1, 2**22 // (max_shapes * size * size))
+    for s in range(0, n, chunk):
+        sl = slice(s, min(n, s + chunk))
+        dy = yy[None, None] - cy[sl, :, None, None]
+        dx = xx[None, None] - cx[sl, :, None, None]
+        r = radius[sl, :, None, None]
+        disc = dy**2 + dx**2 <= r**2
+        square = np.maximum(np.abs(dy), np.abs(dx)) <= 0.85 * r
+        inside = np.where((cls[sl] % 2 == 1)[..., None, None], disc, square) & present[sl, :, None, None]
+        # Later shapes are painted over earlier ones: take the last shape covering each pixel.
+        order = np.arange(1, max_shapes + 1)[None, :, None, None]
+        top = np.max(np.where(inside, order, 0), axis=1)  # 0 = background
+        m = len(top)
+        masks[sl] = np.take_along_axis(labels[sl], top.reshape(m, -1), axis=1).reshape(m, size, size)
     images = brightness[masks]
-    gy, gx = rng.uniform(-0.15, 0.15, (2, n, 1, 1)).astype(np.float32)
-    images = images + gy * (yy / size - 0.5) + gx * (xx / size - 0.5)
-    images = images + rng.normal(0.0, noise, images.shape).astype(np.float32)
-    return np.clip(images, 0.0, 1.0).astype(np.float32), masks.astype(np.int64)
+    images += gy * (yy / size - 0.5) + gx * (xx / size - 0.5)
+    images += noise_field
+    return np.clip(images, 0.0, 1.0, out=images), masks
