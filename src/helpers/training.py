@@ -381,7 +381,7 @@ def fit(model: nn.Module, train_data: Any, *, loss_fn: Callable[..., torch.Tenso
                 "batch_rng": batches._gen.get_state() if isinstance(batches, TensorBatches) else None,
             })
         if bar is not None:
-            bar.set_postfix(train=f"{train_loss:.4f}", val=f"{record['val_loss']:.4f}")
+            bar.set_postfix(train=f"{train_loss:.4f}", val=f"{record['val_loss']:.4f}", refresh=False)
             bar.update(1)
     if bar is not None:
         bar.close()
