@@ -178,7 +178,10 @@ def test_parameters_reach_the_notebook(repo):
     m = res["metrics"]
     assert m["score"] == 3.5 and m["ratio"] == 0.25 and m["extra"] == "hello"
     assert m["cwd"] == str(repo / "notebooks")  # runs in the notebook's folder
-    assert m["mplbackend"] == "Agg"
+    assert m["mplbackend"] == "module://matplotlib_inline.backend_inline"
+    figures = [o for c in nbformat.read(r.output, as_version=4).cells for o in c.get("outputs", [])
+               if "image/png" in o.get("data", {})]
+    assert len(figures) == 1  # the executed notebook carries its figure, once
     assert r.headline == {"score": 3.5, "ratio": 0.25, "t_start": m["t_start"]}
     assert r.claims == (1, 2)
     assert outputs(r.output)  # executed: the copy carries outputs

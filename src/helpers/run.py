@@ -460,7 +460,9 @@ def _kernelspec_dir(kernel: str) -> str | None:
 
 def _child_env(gpu: str | None, jupyter_dir: str | None) -> dict[str, str]:
     env = dict(os.environ)
-    env["MPLBACKEND"] = "Agg"
+    # The inline backend, also when the caller's shell says Agg: executed notebooks must carry
+    # their figures (the book shows them), and no window may open on a headless machine.
+    env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     env["PYTHONUNBUFFERED"] = "1"
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     if gpu is not None:
