@@ -192,6 +192,11 @@ def configure_keras(mixed_precision: bool | None = None) -> dict[str, Any]:
     use_bf16 = gpu if mixed_precision is None else mixed_precision
     policy = "mixed_bfloat16" if use_bf16 else "float32"
     keras.mixed_precision.set_global_policy(policy)
+    if backend == "tensorflow":
+        # A sweep builds many models; TensorFlow warns about re-tracing each one. It is expected here.
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")
     return {"backend": backend, "policy": policy, "jit_compile": bool(gpu and backend in ("tensorflow", "jax"))}
 
 

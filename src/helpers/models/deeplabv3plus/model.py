@@ -8,7 +8,8 @@ projection of the low-level features, two 3x3 convolutions, and bilinear upsampl
 
 Grey images are repeated to three channels and scaled to [-1, 1], the input both backbones
 were trained on. ImageNet weights are used when they can be downloaded; without a network the
-backbone starts from random weights, and ``model.weights_source`` says which one was used.
+backbone starts from random weights, and ``model.weights_source`` says which one was used
+(check it: a backbone trained from scratch on a hundred images is a different experiment).
 """
 
 from __future__ import annotations
@@ -29,13 +30,15 @@ FEATURE_LAYERS = {
 
 def _backbone(name: str, shape: tuple[int, int, int], weights: str | None) -> tuple[keras.Model, str]:
     factory = {"mobilenetv2": keras.applications.MobileNetV2, "xception": keras.applications.Xception}[name]
-    if weights is not None:
-        try:
-            return factory(input_shape=shape, include_top=False, weights=weights), weights
-        except Exception as exc:  # offline, or a blocked download: train from scratch and say so
-            warnings.warn(f"could not load {weights} weights for {name} ({type(exc).__name__}: {exc}); "
-                          "the backbone starts from random weights", stacklevel=3)
-    return factory(input_shape=shape, include_top=False, weights=None), "random"
+    with warnings.catch_warnings():
+        # keras.applications warns that ImageNet weights of other input sizes are used: expected here.
+        warnings.simplefilter("ignore", UserWarning)
+        if weights is not None:
+            try:
+                return factory(input_shape=shape, include_top=False, weights=weights), weights
+            except Exception:  # offline, or a blocked download: train from scratch; weights_source says so
+                pass
+        return factory(input_shape=shape, include_top=False, weights=None), "random"
 
 
 def _conv_bn_relu(x, filters: int, kernel: int, name: str, dilation: int = 1):
