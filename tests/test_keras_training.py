@@ -64,3 +64,18 @@ def test_tune_sgd_resumes_from_sqlite(tmp_path):
     assert len(study.trials) == 3  # the two finished trials were kept, one was added
     assert [t.params for t in study.trials[:2]] == first
     assert all(0 <= t.value <= 1 for t in study.trials)
+
+
+def test_keep_best_restores_the_best_epoch():
+    keras.utils.set_random_seed(1)
+    model = tiny_model()
+    x, y = data(32)
+    xv, yv = data(16, seed=1)
+    # A learning rate high enough that the validation IoU moves around from epoch to epoch.
+    out = train_segmenter(model, (x, y), (xv, yv), epochs=8, batch_size=8, learning_rate=2.0, momentum=0.9,
+                          l2=0, keep_best=True)
+    ious = out["history"]["val_iou"]
+    assert len(ious) == 8 and out["best_epoch"] == int(np.argmax(ious)) + 1
+    assert foreground_iou_score(model, xv, yv) == pytest.approx(max(ious), abs=0.02)
+    with pytest.raises(ValueError, match="keep_best=True needs val"):
+        train_segmenter(tiny_model(), (x, y), epochs=1, keep_best=True)

@@ -220,3 +220,21 @@ def test_history_to_dict_rejects_non_history():
 def test_history_to_dict_rejects_non_numeric_values():
     with pytest.raises(ValueError, match=r"history\['loss'\] must be a sequence of numbers"):
         history_to_dict({"loss": ["low", "lower"]})
+
+
+def test_cldice_punishes_a_gap_more_than_a_thick_line():
+    from helpers.keras_utils import bce_dice_loss, cldice_loss, soft_skeleton
+
+    truth = np.zeros((1, 32, 32, 1), np.float32)
+    truth[0, 15:17, 2:30] = 1.0  # a boundary 2 px wide
+    thick = np.zeros_like(truth)
+    thick[0, 13:19, 2:30] = 1.0  # drawn 3x too wide: same centre line
+    broken = truth.copy()
+    broken[0, :, 12:20] = 0.0  # a gap of 8 px
+    cl_thick, cl_broken = (float(np.asarray(cldice_loss(truth, p))[0]) for p in (thick, broken))
+    dice_thick, dice_broken = (float(np.asarray(bce_dice_loss(truth, p, bce_weight=0.0))[0]) for p in (thick, broken))
+    assert cl_broken > 5 * cl_thick  # clDice: the gap is the worse error ...
+    assert dice_thick > dice_broken  # ... while Dice ranks them the other way round
+    assert float(np.asarray(cldice_loss(truth, truth))[0]) == pytest.approx(0.0, abs=1e-6)
+    skel = np.asarray(soft_skeleton(thick))[0, ..., 0]
+    assert skel[13:19].sum() > 0 and skel[:12].sum() == 0 and skel[20:].sum() == 0

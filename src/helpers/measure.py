@@ -17,7 +17,7 @@ import numpy as np
 from scipy import ndimage
 from skimage.morphology import medial_axis, remove_small_holes, remove_small_objects, skeletonize
 
-from .checks import check_array, check_ndim, check_same_shape
+from .checks import check_array, check_choice, check_ndim, check_same_shape
 
 _EIGHT = np.ones((3, 3), bool)
 
@@ -55,27 +55,39 @@ def boundary_skeleton(mask: Any, min_size: int = 0) -> np.ndarray:
     return medial_axis(m)
 
 
-def skeleton_length(skeleton_or_mask: Any, pixel_size: float | None = None, from_mask: bool = False) -> float:
+# Kulpa (1977): scaling the 8-neighbour chain length by this factor makes it unbiased on average over
+# line orientations; the plain count over-estimates a randomly oriented curve by about 5 %.
+KULPA_FACTOR = 0.948
+
+
+def skeleton_length(skeleton_or_mask: Any, pixel_size: float | None = None, from_mask: bool = False,
+                    estimator: str = "kulpa") -> float:
     """Length of a one-pixel-wide skeleton, counting each 8-neighbour link once.
 
     Orthogonal links count 1, diagonal links sqrt(2). Where a skeleton pixel has both an
     orthogonal and a diagonal path to the same neighbour (an L-shaped corner), only the
-    orthogonal links are kept, so corners are not counted twice. A straight line of N pixels
-    has length N - 1; digital curves are measured to within a few percent.
+    orthogonal links are kept, so corners are not counted twice.
+
+    With ``estimator="freeman"`` that count is the length: exact for lines along the axes and
+    diagonals (a straight line of N pixels has length N - 1), about 5 % too long for a curve of
+    all orientations such as a grain boundary. ``estimator="kulpa"`` (default) scales it by
+    0.948 (Kulpa 1977), which is unbiased on average over orientations.
 
     Args:
         skeleton_or_mask: ``(H, W)`` binary skeleton (or a mask if ``from_mask``).
         pixel_size: micrometres per pixel; the length is then in micrometres.
         from_mask: take the medial axis of the mask first.
+        estimator: ``"kulpa"`` or ``"freeman"`` (see above).
 
     Example:
         >>> line = np.zeros((5, 12), bool); line[2, 1:11] = True
-        >>> skeleton_length(line)
+        >>> skeleton_length(line, estimator="freeman")
         9.0
     """
     s = boundary_skeleton(skeleton_or_mask) if from_mask else _binary(skeleton_or_mask, "skeleton")
     if pixel_size is not None and not pixel_size > 0:
         raise ValueError(f"pixel_size must be > 0 micrometres per pixel, got {pixel_size}")
+    check_choice(estimator, "estimator", ("kulpa", "freeman"))
     right = s[:, :-1] & s[:, 1:]
     down = s[:-1, :] & s[1:, :]
     diag = s[:-1, :-1] & s[1:, 1:]  # down-right
@@ -84,6 +96,8 @@ def skeleton_length(skeleton_or_mask: Any, pixel_size: float | None = None, from
     corner_diag = s[:-1, 1:] | s[1:, :-1]
     corner_anti = s[:-1, :-1] | s[1:, 1:]
     length = right.sum() + down.sum() + math.sqrt(2) * ((diag & ~corner_diag).sum() + (anti & ~corner_anti).sum())
+    if estimator == "kulpa":
+        length = length * KULPA_FACTOR
     return float(length) * (pixel_size if pixel_size is not None else 1.0)
 
 

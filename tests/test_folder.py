@@ -1,0 +1,90 @@
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from helpers.data.download import TBM_FILES, load_tbm_grain_boundaries
+from helpers.data.folder import load_image_mask_folder, read_image
+
+SHARED_TBM = Path(__file__).resolve().parents[2] / "shared" / "data" / "tbm_grain_boundaries"
+
+
+def _write_pair(root: Path, stem: str, image: np.ndarray, mask: np.ndarray, ext: str = ".png") -> None:
+    (root / "images").mkdir(parents=True, exist_ok=True)
+    (root / "masks").mkdir(parents=True, exist_ok=True)
+    if ext in (".tif", ".tiff"):
+        import tifffile
+
+        tifffile.imwrite(root / "images" / f"{stem}{ext}", image)
+    else:
+        Image.fromarray(image).save(root / "images" / f"{stem}{ext}")
+    Image.fromarray(mask).save(root / "masks" / f"{stem}.png")
+
+
+def test_round_trip_png_and_tif(tmp_path):
+    rng = np.random.default_rng(0)
+    img8 = rng.integers(0, 256, (20, 24), dtype=np.uint8)
+    img16 = rng.integers(0, 65536, (20, 24), dtype=np.uint16)
+    mask = np.zeros((20, 24), np.uint8)
+    mask[5:9] = 255
+    _write_pair(tmp_path, "a", img8, mask)
+    _write_pair(tmp_path, "b", img16, mask, ".tif")
+    x, y, names = load_image_mask_folder(tmp_path)
+    assert names == ["a", "b"] and x.shape == (2, 20, 24) and x.dtype == np.float32
+    np.testing.assert_allclose(x[0], img8 / 255.0, atol=1e-6)
+    np.testing.assert_allclose(x[1], img16 / 65535.0, atol=1e-6)
+    np.testing.assert_array_equal(y[0], mask > 127)
+
+
+def test_mask_map_and_resize(tmp_path):
+    mask = np.zeros((16, 16), np.uint8)
+    mask[:8] = 100
+    mask[8:, :8] = 200
+    _write_pair(tmp_path, "m", np.full((16, 16), 50, np.uint8), mask)
+    _, y, _ = load_image_mask_folder(tmp_path, mask_map={0: 0, 100: 1, 200: 2})
+    assert np.bincount(y.ravel()).tolist() == [64, 128, 64]
+    _, y8, _ = load_image_mask_folder(tmp_path, mask_map={0: 0, 100: 1, 200: 2}, size=8)
+    assert y8.shape == (1, 8, 8) and set(np.unique(y8)) == {0, 1, 2}  # nearest keeps class values
+    with pytest.raises(ValueError, match="mask_map does not map"):
+        load_image_mask_folder(tmp_path, mask_map={0: 0, 100: 1})
+
+
+def test_errors_name_the_problem(tmp_path):
+    with pytest.raises((FileNotFoundError, ValueError), match="root"):
+        load_image_mask_folder(tmp_path / "nowhere")
+    _write_pair(tmp_path, "a", np.zeros((8, 8), np.uint8), np.zeros((8, 9), np.uint8))
+    with pytest.raises(ValueError, match="a.png"):
+        load_image_mask_folder(tmp_path)
+    os.remove(tmp_path / "masks" / "a.png")
+    with pytest.raises(ValueError, match="no mask"):
+        load_image_mask_folder(tmp_path)
+    bad = tmp_path / "broken.png"
+    bad.write_bytes(b"not a png")
+    with pytest.raises(ValueError, match="broken.png"):
+        read_image(bad)
+
+
+def test_tbm_registry_has_both_splits():
+    splits = {k.split("/")[0] for k in TBM_FILES}
+    assert splits == {"train", "test"}
+    assert sum(k.startswith("train/images/") for k in TBM_FILES) == 64
+    assert sum(k.startswith("test/images/") for k in TBM_FILES) == 16
+    assert all(len(v) == 64 for v in TBM_FILES.values())
+
+
+@pytest.mark.skipif(not SHARED_TBM.is_dir(), reason="no local copy of the TBM set")
+def test_tbm_local_copy_matches_the_registry():
+    import hashlib
+
+    for rel, sha in list(TBM_FILES.items())[::20]:
+        assert hashlib.sha256((SHARED_TBM / rel).read_bytes()).hexdigest() == sha, rel
+    x, y, names = load_tbm_grain_boundaries("test", data_root=SHARED_TBM, size=64)
+    assert x.shape == (16, 64, 64) and y.shape == x.shape and len(names) == 16
+    assert 0.01 < y.mean() < 0.5
+
+
+def test_tbm_bad_split():
+    with pytest.raises(ValueError, match="split"):
+        load_tbm_grain_boundaries("validation")
