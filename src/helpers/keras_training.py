@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,7 @@ import keras
 import numpy as np
 
 from .checks import check_ndim, check_positive_int, check_range
-from .keras_utils import bce_dice_loss, foreground_iou, history_to_dict
+from .keras_utils import bce_dice_loss, history_to_dict
 
 
 def as_keras_images(x: Any, name: str = "images") -> np.ndarray:
@@ -42,6 +43,38 @@ def sgd(learning_rate: float, momentum: float, l2: float) -> keras.optimizers.Op
         raise ValueError(f"l2 must be >= 0, got {l2}")
     return keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum,
                                 weight_decay=l2 if l2 > 0 else None)
+
+
+class BestValidationIoU(keras.callbacks.Callback):
+    """Score the foreground IoU on held-out images after every epoch; optionally keep the best weights.
+
+    The score is computed by :func:`foreground_iou_score` (prediction, then NumPy), once per epoch,
+    so the training step itself carries no metric. It is logged as ``val_iou``.
+
+    Args:
+        images, masks: the held-out set, ``(N, H, W, 1)``.
+        restore_best: at the end of training, load the weights of the best epoch.
+    """
+
+    def __init__(self, images: np.ndarray, masks: np.ndarray, restore_best: bool = True) -> None:
+        super().__init__()
+        self.images, self.masks = images, masks
+        self.restore_best = restore_best
+        self.best_iou, self.best_epoch, self._best_weights = -1.0, None, None
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        iou = foreground_iou_score(self.model, self.images, self.masks, batch_size=32)
+        iou = iou if np.isfinite(iou) else 0.0
+        if logs is not None:
+            logs["val_iou"] = iou
+        if iou > self.best_iou:
+            self.best_iou, self.best_epoch = iou, epoch + 1
+            if self.restore_best:
+                self._best_weights = self.model.get_weights()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.restore_best and self._best_weights is not None:
+            self.model.set_weights(self._best_weights)
 
 
 def train_segmenter(model: keras.Model, train: tuple[Any, Any], val: tuple[Any, Any] | None = None, *,
@@ -68,7 +101,7 @@ def train_segmenter(model: keras.Model, train: tuple[Any, Any], val: tuple[Any, 
     Returns:
         ``{"history": {...}, "seconds": float, "images_per_second": float, "best_epoch": int | None}``
         (``best_epoch`` counts from 1; ``None`` without ``keep_best``). With ``val``, the history
-        holds ``val_loss`` and ``val_iou`` per epoch.
+        holds ``val_iou`` per epoch (scored outside the training step, so training runs at full speed).
     """
     epochs = check_positive_int(epochs, "epochs")
     batch_size = check_positive_int(batch_size, "batch_size")
@@ -80,24 +113,18 @@ def train_segmenter(model: keras.Model, train: tuple[Any, Any], val: tuple[Any, 
     validation, callbacks = None, []
     if val is not None:
         validation = (as_keras_images(val[0]), as_keras_images(val[1], "val masks"))
-    if keep_best:
-        if validation is None:
-            raise ValueError("keep_best=True needs val=(images, masks) to choose the best epoch")
-        best = keras.callbacks.EarlyStopping(monitor="val_iou", mode="max", patience=epochs + 1,
-                                             restore_best_weights=True)
-        callbacks.append(best)
-    model.compile(optimizer=sgd(learning_rate, momentum, l2), loss=loss or bce_dice_loss,
-                  metrics=[foreground_iou()] if validation is not None else None, jit_compile=jit_compile)
+        scorer = BestValidationIoU(*validation, restore_best=keep_best)
+        callbacks.append(scorer)
+    elif keep_best:
+        raise ValueError("keep_best=True needs val=(images, masks) to choose the best epoch")
+    model.compile(optimizer=sgd(learning_rate, momentum, l2), loss=loss or bce_dice_loss, jit_compile=jit_compile)
     t0 = time.perf_counter()
-    hist = model.fit(x, y, validation_data=validation, epochs=epochs, batch_size=batch_size,
-                     shuffle=True, verbose=verbose, callbacks=callbacks)
+    hist = model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose, callbacks=callbacks)
     seconds = time.perf_counter() - t0
     h = history_to_dict(hist)
     if not np.all(np.isfinite(h["loss"])):
         raise FloatingPointError(f"training loss became non-finite (lr={learning_rate}); lower the learning rate")
-    best_epoch = None
-    if keep_best:
-        best_epoch = int(np.argmax(np.nan_to_num(h["val_iou"], nan=-1.0))) + 1
+    best_epoch = scorer.best_epoch if keep_best else None
     return {"history": h, "seconds": seconds, "images_per_second": epochs * len(x) / seconds,
             "best_epoch": best_epoch}
 
@@ -145,7 +172,12 @@ def tune_sgd(build_model: Callable[[], keras.Model], train: tuple[Any, Any], val
     Returns:
         The ``optuna.Study``; ``study.best_params`` holds the chosen values.
     """
-    import optuna
+    with warnings.catch_warnings():
+        # Optuna's progress bar imports tqdm.auto, which warns (naming a file path) without ipywidgets
+        # and falls back to a text bar: expected in a headless run.
+        warnings.filterwarnings("ignore", message="IProgress not found")
+        import optuna
+        import tqdm.auto  # noqa: F401  (imported here so that its warning is caught)
 
     n_trials = check_positive_int(n_trials, "n_trials")
     url = None
