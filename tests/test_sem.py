@@ -69,10 +69,10 @@ def test_treatment_changes_the_look():
 def test_speed_at_least_50_images_per_second():
     synthetic_sem(2, size=256, seed=0)  # warm-up
     rates = []
-    for k in range(3):  # best of three: a busy CI machine should not fail a speed requirement
-        t0 = time.perf_counter()
+    for k in range(3):  # best of three, in CPU time of this process: "one core", whatever else runs
+        t0 = time.process_time()
         synthetic_sem(20, size=256, treatment="mixed", seed=k)
-        rates.append(20 / (time.perf_counter() - t0))
+        rates.append(20 / (time.process_time() - t0))
     rate = max(rates)
     assert rate >= 50, f"{rate:.0f} images/s"
 

@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -36,7 +37,7 @@ from torch import nn
 from .checks import check_array, check_range, check_same_shape
 
 __all__ = ["dice_loss", "bce_dice_loss", "soft_target_cross_entropy", "DiceLoss", "BCEDiceLoss",
-           "SoftTargetCrossEntropy"]
+           "SoftTargetCrossEntropy", "segmentation_cross_entropy", "main_aux_loss"]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -317,3 +318,42 @@ class SoftTargetCrossEntropy(nn.Module):
 
     def extra_repr(self) -> str:
         return f"validate={self.validate}, atol={self.atol}"
+
+
+# ----------------------------------------------------------------------------- PSPNet (main + auxiliary head)
+
+
+def segmentation_cross_entropy(logits: torch.Tensor, target: Any, ignore_index: int = 255) -> torch.Tensor:
+    """Cross entropy for hard or mixed (soft) segmentation targets.
+
+    Args:
+        logits: ``(N, C, H, W)``.
+        target: integer labels ``(N, H, W)`` (``ignore_index`` not counted), or the pair
+            ``(soft_target (N, C, H, W), valid (N, H, W) bool)`` produced by
+            :func:`helpers.augment.mix_batch`.
+        ignore_index: label of unlabelled pixels.
+    """
+    if isinstance(target, (tuple, list)):
+        soft, valid = target
+        return soft_target_cross_entropy(logits, soft, valid_mask=valid, validate=False)
+    return F.cross_entropy(logits.float(), target, ignore_index=ignore_index)
+
+
+def main_aux_loss(output: Any, target: Any, aux_weight: float = 0.4, ignore_index: int = 255) -> torch.Tensor:
+    """``CE(main) + aux_weight * CE(aux)`` (PSPNet; 0.4 as in its authors' code).
+
+    ``output`` is ``(main, aux)`` in training and ``main`` alone in evaluation, where only the
+    main loss is returned.
+
+    Example:
+        >>> y = torch.zeros(1, 4, 4, dtype=torch.long)
+        >>> main = aux = torch.zeros(1, 3, 4, 4)
+        >>> round(float(main_aux_loss((main, aux), y)), 4)  # 1.4 * log 3
+        1.5381
+    """
+    aux_weight = _check_number(aux_weight, "aux_weight")
+    if isinstance(output, (tuple, list)):
+        main, aux = output
+        return segmentation_cross_entropy(main, target, ignore_index) + aux_weight * segmentation_cross_entropy(
+            aux, target, ignore_index)
+    return segmentation_cross_entropy(output, target, ignore_index)

@@ -1,0 +1,208 @@
+"""Augmentation for segmentation: an albumentations pipeline, and Mixup / CutMix for masks.
+
+Two kinds of augmentation, as in the PSPNet augmentation paper:
+
+* **Geometric and photometric** (its Fig. 2), per sample on the CPU with albumentations 2.x:
+  horizontal flip, shift-scale-rotate (``Affine``: scale 0.5..2, i.e. -0.5..+1.0 of the size;
+  rotation +/-10 degrees), Gaussian blur, random resized crop, normalisation, and ``ToTensorV2`` with
+  the mask transposed. albumentations moves the mask with the image, so they stay aligned; pixels
+  that a rotation or shift brings in from outside the image get the mask value ``ignore_index``.
+* **Mixing** (its eqs. 4-5), per batch on the device, vectorised over the batch: each image is
+  mixed with another image of the batch, and so are their one-hot masks, giving soft per-pixel
+  targets. Mixup: ``x = lam * x_i + (1 - lam) * x_j``, ``q = lam * onehot(y_i) + (1 - lam) *
+  onehot(y_j)``, ``lam ~ Beta(alpha, alpha)``. CutMix: a box of area ``(1 - lam)`` of the image is
+  pasted from ``x_j`` (and its mask from ``y_j``); ``lam`` is then the exact kept fraction. The
+  paper loops over samples with one ``lam`` each; we draw one ``lam`` per sample too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from .checks import check_choice, check_positive_int
+
+AUGMENTATIONS = ("none", "affine_blur")
+MIX_MODES = ("mixup", "cutmix", "random")
+
+
+def segmentation_augmentation(kind: str, size: int, *, mean: Sequence[float] = (0.485, 0.456, 0.406),
+                              std: Sequence[float] = (0.229, 0.224, 0.225), ignore_index: int = 255,
+                              seed: int | None = None) -> Any:
+    """The albumentations pipeline of the paper (``"affine_blur"``) or only normalisation (``"none"``).
+
+    Args:
+        kind: ``"none"`` or ``"affine_blur"``.
+        size: output height and width (the random resized crop's size).
+        mean, std: normalisation of images given in [0, 1] (ImageNet statistics by default).
+        ignore_index: mask value for pixels brought in from outside the image.
+        seed: seeds the pipeline's random draws (``None``: fresh draws each run). DataLoader
+            workers get distinct streams from albumentations itself.
+
+    Returns:
+        An ``albumentations.Compose``; call it as ``t(image=hwc_float01, mask=hw_uint8)`` and get
+        ``image`` float32 ``(C, H, W)`` and ``mask`` ``(H, W)`` tensors (the mask keeps its dtype).
+
+    Example:
+        >>> t = segmentation_augmentation("affine_blur", 32)
+        >>> out = t(image=np.zeros((40, 40, 3), np.float32), mask=np.zeros((40, 40), np.uint8))
+        >>> tuple(out["image"].shape), tuple(out["mask"].shape)
+        ((3, 32, 32), (32, 32))
+    """
+    import albumentations as A
+    from albumentations.pytorch import ToTensorV2
+
+    check_choice(kind, "kind", AUGMENTATIONS)
+    size = check_positive_int(size, "size")
+    if not 0 <= ignore_index <= 255:
+        raise ValueError(f"ignore_index must be in [0, 255] (masks are uint8), got {ignore_index}")
+    steps: list[Any] = []
+    if kind == "affine_blur":
+        steps = [
+            A.HorizontalFlip(p=0.5),
+            A.Affine(scale=(0.5, 2.0), translate_percent=(-0.1, 0.1), rotate=(-10, 10), border_mode=0,
+                     fill=0, fill_mask=ignore_index, p=0.5),
+            A.GaussianBlur(blur_limit=(3, 5), p=0.5),
+            A.RandomResizedCrop(size=(size, size), scale=(0.5, 1.0), p=1.0),
+        ]
+    else:
+        steps = [A.Resize(size, size)]
+    steps += [A.Normalize(mean=mean, std=std, max_pixel_value=1.0), ToTensorV2(transpose_mask=True)]
+    return A.Compose(steps, seed=seed)
+
+
+class AugmentedSegmentation(torch.utils.data.Dataset):
+    """Images ``(N, H, W, C)`` in [0, 1] and masks ``(N, H, W)`` passed through an albumentations pipeline.
+
+    Returns ``(image (C, H, W) float32, mask (H, W) int64)`` per item, ready for a DataLoader.
+    """
+
+    def __init__(self, images: np.ndarray, masks: np.ndarray, transform: Any):
+        images, masks = np.asarray(images), np.asarray(masks)
+        if images.ndim != 4:
+            raise ValueError(f"images must be (N, H, W, C) in [0, 1], got shape {images.shape}")
+        if masks.shape != images.shape[:3]:
+            raise ValueError(f"masks must be (N, H, W) matching images {images.shape[:3]}, got {masks.shape}")
+        if images.dtype != np.float32:
+            raise ValueError(f"images must be float32 in [0, 1], got {images.dtype}")
+        self.images, self.masks, self.transform = images, masks.astype(np.uint8), transform
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.transform(image=self.images[i], mask=self.masks[i])
+        return out["image"], out["mask"].long()
+
+
+def one_hot_with_ignore(y: torch.Tensor, num_classes: int, ignore_index: int = 255) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(N, H, W)`` labels -> one-hot ``(N, C, H, W)`` float and a ``valid`` mask ``(N, H, W)``.
+
+    Ignored pixels get an all-zero target and ``valid = False``.
+    """
+    if y.ndim != 3 or y.is_floating_point():
+        raise ValueError(f"y must be integer labels (N, H, W), got {tuple(y.shape)} {y.dtype}")
+    valid = y != ignore_index
+    bad = valid & ((y < 0) | (y >= num_classes))
+    if bool(bad.any()):
+        raise ValueError(f"y has labels outside [0, {num_classes}) other than ignore_index={ignore_index}")
+    onehot = torch.nn.functional.one_hot(torch.where(valid, y, 0), num_classes).movedim(-1, 1).float()
+    return onehot * valid.unsqueeze(1), valid
+
+
+def cutmix_boxes(lam: torch.Tensor, height: int, width: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Boolean masks ``(N, H, W)``, True inside a random box of area about ``(1 - lam)`` of the image.
+
+    The box has the image's aspect ratio, sides ``sqrt(1 - lam)`` of the image's, and a centre drawn
+    uniformly; it is clipped at the border (so the area can be smaller, as in CutMix).
+    """
+    n = lam.shape[0]
+    dev = lam.device
+    rh = (height * torch.sqrt(1 - lam)).round()
+    rw = (width * torch.sqrt(1 - lam)).round()
+    cy = torch.rand(n, generator=generator).to(dev) * height
+    cx = torch.rand(n, generator=generator).to(dev) * width
+    y0, y1 = (cy - rh / 2).clamp(0, height), (cy + rh / 2).clamp(0, height)
+    x0, x1 = (cx - rw / 2).clamp(0, width), (cx + rw / 2).clamp(0, width)
+    yy = torch.arange(height, device=dev).view(1, -1, 1)
+    xx = torch.arange(width, device=dev).view(1, 1, -1)
+    return ((yy >= y0.round().view(-1, 1, 1)) & (yy < y1.round().view(-1, 1, 1))
+            & (xx >= x0.round().view(-1, 1, 1)) & (xx < x1.round().view(-1, 1, 1)))
+
+
+def mix_batch(x: torch.Tensor, y: torch.Tensor, num_classes: int, *, mode: str = "random", alpha: float = 1.0,
+              ignore_index: int = 255, generator: torch.Generator | None = None
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
+    """Mixup or CutMix of a batch of images and their masks (vectorised; see the module docstring).
+
+    Args:
+        x: images ``(N, C, H, W)``.
+        y: integer masks ``(N, H, W)``, ``ignore_index`` for unlabelled pixels.
+        num_classes: classes of the one-hot targets.
+        mode: ``"mixup"``, ``"cutmix"`` or ``"random"`` (one of the two per batch, as the paper).
+        alpha: ``lam ~ Beta(alpha, alpha)`` per sample.
+        generator: a CPU ``torch.Generator`` for reproducible draws.
+
+    Returns:
+        ``(x_mixed, soft_target (N, num_classes, H, W), valid (N, H, W), info)``. Where
+        ``valid`` is True the soft target sums to 1; a pixel is valid when every image that
+        contributes to it is labelled there. ``info`` holds ``mode`` (the one used), ``perm``
+        (image ``i`` was mixed with image ``perm[i]``), ``lam`` per sample, and for CutMix ``box``
+        (True where the pixel comes from ``perm[i]``).
+
+    Example:
+        >>> x, y = torch.rand(4, 3, 8, 8), torch.randint(0, 3, (4, 8, 8))
+        >>> xm, q, valid, info = mix_batch(x, y, 3, mode="mixup", generator=torch.Generator().manual_seed(0))
+        >>> bool(torch.allclose(q.sum(1)[valid], torch.ones(())))
+        True
+    """
+    check_choice(mode, "mode", MIX_MODES)
+    if x.ndim != 4 or y.shape != (x.shape[0], *x.shape[2:]):
+        raise ValueError(f"x must be (N, C, H, W) and y (N, H, W) of the same N, H, W; got {tuple(x.shape)} and {tuple(y.shape)}")
+    if not alpha > 0:
+        raise ValueError(f"alpha must be > 0, got {alpha}")
+    n, _, h, w = x.shape
+    gen = generator if generator is not None else torch.Generator().manual_seed(int(torch.randint(0, 2**31, ()).item()))
+    used = mode if mode != "random" else ("mixup" if torch.rand((), generator=gen) < 0.5 else "cutmix")
+    perm = torch.randperm(n, generator=gen).to(x.device)
+    lam = torch.distributions.Beta(alpha, alpha).sample((n,)) if generator is None else _beta(alpha, n, gen)
+    lam = lam.to(x.device, torch.float32)
+    q, valid = one_hot_with_ignore(y, num_classes, ignore_index)
+    if used == "mixup":
+        l4 = lam.view(-1, 1, 1, 1).to(x.dtype)
+        xm = l4 * x + (1 - l4) * x[perm]
+        lq = lam.view(-1, 1, 1, 1)
+        qm = lq * q + (1 - lq) * q[perm]
+        vm = valid & valid[perm]
+        info = {"mode": used, "perm": perm, "lam": lam}
+    else:
+        box = cutmix_boxes(lam, h, w, gen)  # True: take image j
+        xm = torch.where(box.unsqueeze(1), x[perm], x)
+        qm = torch.where(box.unsqueeze(1), q[perm], q)
+        vm = torch.where(box, valid[perm], valid)
+        info = {"mode": used, "perm": perm, "lam": 1 - box.float().mean((1, 2)), "box": box}
+    return xm, qm, vm, info
+
+
+def _beta(alpha: float, n: int, gen: torch.Generator) -> torch.Tensor:
+    # Beta(a, a) from two Gamma draws through the generator (torch.distributions cannot take one).
+    g1 = torch._standard_gamma(torch.full((n,), float(alpha)), generator=gen)
+    g2 = torch._standard_gamma(torch.full((n,), float(alpha)), generator=gen)
+    return g1 / (g1 + g2)
+
+
+def poly_lr_lambda(total_steps: int, power: float = 0.9):
+    """The poly schedule ``(1 - step / total_steps) ** power`` as a ``LambdaLR`` factor.
+
+    Example:
+        >>> f = poly_lr_lambda(100)
+        >>> f(0), round(f(50), 4), f(100)
+        (1.0, 0.5359, 0.0)
+    """
+    total_steps = check_positive_int(total_steps, "total_steps")
+    if not power > 0:
+        raise ValueError(f"power must be > 0, got {power}")
+    return lambda step: max(0.0, 1.0 - min(step, total_steps) / total_steps) ** power

@@ -1,0 +1,172 @@
+"""PSPNet (Zhao et al., CVPR 2017) on a torchvision ResNet-50, with an auxiliary head.
+
+The layout follows the paper the notebook reproduces and the PSPNet authors' code:
+
+* **Backbone**: ResNet-50 whose ``layer3`` and ``layer4`` use dilation instead of stride, so the
+  feature map keeps 1/8 of the input size (a 475 x 475 image gives 60 x 60 x 2048). The stem
+  (``conv1``) is adapted to the input channels: for grey images its ImageNet filters are summed
+  over RGB, which gives the same response to a grey image as to its RGB copy.
+* **Pyramid pooling** at bins (1, 2, 3, 6): adaptive average pooling, 1 x 1 conv to 2048/4
+  channels, BN, ReLU, bilinear upsampling back to the map, concatenated with the map itself.
+* **Decoder**: 3 x 3 conv to 512, BN, ReLU, dropout, 1 x 1 conv to the classes, bilinear
+  upsampling to the input size.
+* **Auxiliary head** on ``layer3`` (training only): the loss is ``CE(main) + 0.4 * CE(aux)``.
+
+``freeze_backbone`` keeps the backbone's weights *and* its batch-norm statistics fixed (the
+module stays in eval mode), which is what transfer learning with a frozen extractor means.
+Frozen random weights are a poor extractor, so :func:`pspnet` freezes by default only when
+ImageNet weights were loaded; ``model.weights_source`` says which.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ...checks import check_choice, check_positive_int
+
+
+def _conv_bn_relu(cin: int, cout: int, kernel: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(cin, cout, kernel, padding=kernel // 2, bias=False), nn.BatchNorm2d(cout),
+                         nn.ReLU(inplace=True))
+
+
+class PyramidPooling(nn.Module):
+    """Pool the map at several grid sizes, project, upsample, and concatenate with the map.
+
+    Example:
+        >>> ppm = PyramidPooling(64, bins=(1, 2, 3, 6))
+        >>> ppm(torch.zeros(2, 64, 12, 12)).shape  # 64 + 4 x 16 channels
+        torch.Size([2, 128, 12, 12])
+    """
+
+    def __init__(self, in_channels: int, bins: Sequence[int] = (1, 2, 3, 6)):
+        super().__init__()
+        in_channels = check_positive_int(in_channels, "in_channels")
+        if not bins or any(int(b) < 1 for b in bins):
+            raise ValueError(f"bins must be positive grid sizes, got {bins}")
+        reduction = in_channels // len(bins)
+        self.stages = nn.ModuleList(
+            nn.Sequential(nn.AdaptiveAvgPool2d(int(b)), *_conv_bn_relu(in_channels, reduction, 1)) for b in bins)
+        self.out_channels = in_channels + reduction * len(bins)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        size = x.shape[-2:]
+        return torch.cat([x, *(F.interpolate(s(x), size, mode="bilinear", align_corners=False) for s in self.stages)], 1)
+
+
+def _head(cin: int, mid: int, num_classes: int, dropout: float) -> nn.Sequential:
+    return nn.Sequential(*_conv_bn_relu(cin, mid, 3), nn.Dropout2d(dropout), nn.Conv2d(mid, num_classes, 1))
+
+
+class PSPNet(nn.Module):
+    """PSPNet; see the module docstring. Build it with :func:`pspnet`.
+
+    In training mode with an auxiliary head, ``forward`` returns ``(main_logits, aux_logits)``;
+    in eval mode only ``main_logits``, both ``(N, num_classes, H, W)`` at the input size.
+    """
+
+    def __init__(self, backbone: nn.Module, num_classes: int, *, bins: Sequence[int] = (1, 2, 3, 6),
+                 aux: bool = True, dropout: float = 0.1, freeze_backbone: bool = False, weights_source: str = "random"):
+        super().__init__()
+        self.stem = nn.Sequential(backbone.conv1, backbone.bn1, backbone.relu, backbone.maxpool)
+        self.layer1, self.layer2, self.layer3, self.layer4 = (backbone.layer1, backbone.layer2, backbone.layer3,
+                                                              backbone.layer4)
+        self.ppm = PyramidPooling(2048, bins)
+        self.head = _head(self.ppm.out_channels, 512, num_classes, dropout)
+        self.aux_head = _head(1024, 256, num_classes, dropout) if aux else None
+        self.weights_source = weights_source
+        self.freeze_backbone = bool(freeze_backbone)
+        for p in self.backbone_parameters():
+            p.requires_grad_(not self.freeze_backbone)
+
+    def backbone_modules(self) -> list[nn.Module]:
+        return [self.stem, self.layer1, self.layer2, self.layer3, self.layer4]
+
+    def backbone_parameters(self):
+        for m in self.backbone_modules():
+            yield from m.parameters()
+
+    def train(self, mode: bool = True) -> PSPNet:
+        super().train(mode)
+        if self.freeze_backbone:  # a frozen extractor keeps its batch-norm statistics too
+            for m in self.backbone_modules():
+                m.eval()
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        if x.ndim != 4:
+            raise ValueError(f"PSPNet expects images (N, C, H, W), got shape {tuple(x.shape)}")
+        size = x.shape[-2:]
+        f = self.layer2(self.layer1(self.stem(x)))
+        f3 = self.layer3(f)
+        f4 = self.layer4(f3)
+        out = F.interpolate(self.head(self.ppm(f4)), size, mode="bilinear", align_corners=False)
+        if self.training and self.aux_head is not None:
+            return out, F.interpolate(self.aux_head(f3), size, mode="bilinear", align_corners=False)
+        return out
+
+
+def _resnet50(weights: str | None, in_channels: int) -> tuple[nn.Module, str]:
+    from torchvision.models import ResNet50_Weights, resnet50
+
+    source = "random"
+    net = resnet50(weights=None, replace_stride_with_dilation=[False, True, True])
+    if weights == "imagenet":
+        try:
+            state = ResNet50_Weights.IMAGENET1K_V2.get_state_dict(progress=False)
+            net.load_state_dict(state)
+            source = "imagenet"
+        except Exception as exc:  # offline or blocked: say so through weights_source, keep random weights
+            warnings.warn(f"ImageNet weights for ResNet-50 could not be loaded ({type(exc).__name__}); "
+                          "the backbone starts from random weights", RuntimeWarning, stacklevel=3)
+    if in_channels != 3:
+        old = net.conv1
+        conv = nn.Conv2d(in_channels, 64, 7, stride=2, padding=3, bias=False)
+        with torch.no_grad():
+            if in_channels == 1:  # the grey image's response equals that of its RGB copy
+                conv.weight.copy_(old.weight.sum(1, keepdim=True))
+            else:
+                conv.weight.copy_(old.weight.mean(1, keepdim=True).repeat(1, in_channels, 1, 1) * 3 / in_channels)
+        net.conv1 = conv
+    return net, source
+
+
+def pspnet(num_classes: int, *, in_channels: int = 3, backbone_weights: str | None = "imagenet",
+           freeze_backbone: bool | None = None, bins: Sequence[int] = (1, 2, 3, 6), aux: bool = True,
+           dropout: float = 0.1) -> PSPNet:
+    """Build PSPNet with a dilated ResNet-50 (output stride 8).
+
+    Args:
+        num_classes: output channels (21 for VOC).
+        in_channels: image channels; the stem is adapted (see the module docstring).
+        backbone_weights: ``"imagenet"`` (torchvision's weights, downloaded when possible; a
+            ``RuntimeWarning`` and random weights otherwise) or ``None`` (random).
+        freeze_backbone: ``None`` = freeze exactly when ImageNet weights were loaded.
+        bins: pyramid pooling grid sizes.
+        aux: add the auxiliary head on ``layer3``.
+        dropout: before each head's classifier.
+
+    Returns:
+        A :class:`PSPNet`; ``weights_source`` is ``"imagenet"`` or ``"random"``.
+
+    Example:
+        >>> m = pspnet(5, backbone_weights=None).eval()
+        >>> m(torch.zeros(1, 3, 64, 64)).shape
+        torch.Size([1, 5, 64, 64])
+    """
+    num_classes = check_positive_int(num_classes, "num_classes")
+    in_channels = check_positive_int(in_channels, "in_channels")
+    check_choice(backbone_weights, "backbone_weights", ("imagenet", None))
+    if freeze_backbone is not None and not isinstance(freeze_backbone, bool):
+        raise ValueError(f"freeze_backbone must be True, False or None, got {freeze_backbone!r}")
+    if not 0 <= dropout < 1:
+        raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+    backbone, source = _resnet50(backbone_weights, in_channels)
+    freeze = (source == "imagenet") if freeze_backbone is None else freeze_backbone
+    return PSPNet(backbone, num_classes, bins=bins, aux=aux, dropout=dropout, freeze_backbone=freeze,
+                  weights_source=source)
