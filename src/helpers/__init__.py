@@ -30,3 +30,17 @@ def _load_triton_before_tensorflow() -> None:
 
 
 _load_triton_before_tensorflow()
+
+
+def _quiet_headless_runs() -> None:
+    """Silence two messages that only say a headless, offline machine is one, and print file paths:
+    albumentations' online version check, and tqdm.auto's notice that ipywidgets is missing (it then
+    falls back to a text progress bar, which is what a papermill run wants)."""
+    import os
+    import warnings
+
+    os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
+    warnings.filterwarnings("ignore", message="IProgress not found")
+
+
+_quiet_headless_runs()

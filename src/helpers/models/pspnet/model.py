@@ -20,6 +20,8 @@ ImageNet weights were loaded; ``model.weights_source`` says which.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import warnings
 from collections.abc import Sequence
 
@@ -118,7 +120,9 @@ def _resnet50(weights: str | None, in_channels: int) -> tuple[nn.Module, str]:
     net = resnet50(weights=None, replace_stride_with_dilation=[False, True, True])
     if weights == "imagenet":
         try:
-            state = ResNet50_Weights.IMAGENET1K_V2.get_state_dict(progress=False)
+            # torch.hub prints "Downloading: <url> to <cache path>" even without a progress bar.
+            with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+                state = ResNet50_Weights.IMAGENET1K_V2.get_state_dict(progress=False)
             net.load_state_dict(state)
             source = "imagenet"
         except Exception as exc:  # offline or blocked: say so through weights_source, keep random weights
