@@ -57,3 +57,18 @@ def test_plot_history_from_history_and_dict():
         plot_history(h, ["dice"])
     with pytest.raises(ValueError, match="must be a History"):
         plot_history([1, 2, 3])
+
+
+def test_prediction_gallery_layout_and_errors():
+    from helpers.plots import prediction_gallery
+
+    rng = np.random.default_rng(0)
+    x = rng.random((10, 16, 16, 3))
+    y = rng.integers(0, 3, (10, 16, 16))
+    fig = prediction_gallery(x, y, y, scores=list(range(10)), ncols=4, ignore_index=255, title="t")
+    assert len(fig.axes) == 2 * 3 * 4  # 3 rows of 4 samples, truth and prediction each
+    assert fig.axes[0].get_title() == "0.000"
+    with pytest.raises(ValueError, match="same number"):
+        prediction_gallery(x, y, y, scores=[1.0])
+    with pytest.raises(ValueError):
+        prediction_gallery(x, y, y[:, :8])

@@ -108,6 +108,46 @@ def show_segmentation(images: Any, masks: Any, preds: Any | None = None, *, n: i
     return fig
 
 
+def prediction_gallery(images: Any, masks: Any, preds: Any, *, scores: Sequence[float] | None = None,
+                       ncols: int = 8, ignore_index: int | None = None, title: str | None = None,
+                       cell_size: float = 1.5):
+    """Many samples at a glance (the paper's 16-image galleries): truth above, prediction below.
+
+    Args:
+        images: ``(N, H, W)``, ``(N, H, W, 3)`` or ``(N, C, H, W)``.
+        masks, preds: ``(N, H, W)`` integer classes.
+        scores: one number per sample printed over it (e.g. its loss).
+        ncols: samples per row.
+
+    Returns:
+        The matplotlib figure.
+    """
+    import matplotlib.pyplot as plt
+
+    images, masks, preds = _to_numpy(images), _to_numpy(masks), _to_numpy(preds)
+    check_ndim(masks, "masks", 3, "(N, H, W)")
+    check_same_shape(masks, preds, "masks", "preds")
+    if len(images) != len(masks) or (scores is not None and len(scores) != len(masks)):
+        raise ValueError("images, masks, preds (and scores) must hold the same number of samples")
+    n = len(masks)
+    ncols = min(check_positive_int(ncols, "ncols"), n)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(2 * nrows, ncols, figsize=(cell_size * ncols, 2 * cell_size * nrows), squeeze=False)
+    for ax in axes.ravel():
+        ax.set_axis_off()
+    for i in range(n):
+        r, c = divmod(i, ncols)
+        img = _as_hw_or_hwc(images[i])
+        axes[2 * r, c].imshow(overlay(img, masks[i], ignore_index=ignore_index))
+        axes[2 * r + 1, c].imshow(overlay(img, preds[i], ignore_index=ignore_index))
+        if scores is not None:
+            axes[2 * r, c].set_title(f"{scores[i]:.3f}", fontsize=7)
+    if title:
+        fig.suptitle(f"{title} (upper: truth, lower: prediction)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
 def plot_history(history: Any, metrics: Sequence[str] = (), *, title: str | None = None):
     """Learning curves: train and validation loss, and any named validation metrics beside them.
 
