@@ -74,8 +74,15 @@ def _one_image(size: int, style: dict[str, Any], boundary_width: int, rng: np.ra
     warp = (basis @ coarse @ basis.T) * (7.0 * scale)
     wy, wx = yy + warp[0], xx + warp[1]
     seeds = rng.uniform(0, size, (n_grains, 2)).astype(np.float32)
-    d2 = (wy[None] - seeds[:, 0, None, None]) ** 2 + (wx[None] - seeds[:, 1, None, None]) ** 2
-    grains = np.argmin(d2, axis=0).astype(np.int32)
+    # Nearest seed by a running minimum over seeds: the same float32 values and first-minimum ties as
+    # an argmin over a (seeds, H, W) stack, at a fraction of the memory traffic.
+    best = (wy - seeds[0, 0]) ** 2 + (wx - seeds[0, 1]) ** 2
+    grains = np.zeros((size, size), np.int32)
+    for k in range(1, n_grains):
+        d2 = (wy - seeds[k, 0]) ** 2 + (wx - seeds[k, 1]) ** 2
+        closer = d2 < best
+        np.copyto(best, d2, where=closer)
+        grains[closer] = k
     edge = np.zeros((size, size), bool)
     edge[:, 1:] |= grains[:, 1:] != grains[:, :-1]
     edge[1:, :] |= grains[1:, :] != grains[:-1, :]
