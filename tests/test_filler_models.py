@@ -1,0 +1,51 @@
+import keras
+import numpy as np
+import pytest
+
+from helpers.baselines import hog_features, hog_svm
+from helpers.models.filler_cnn import fc_widths, filler_cnn
+
+
+@pytest.mark.parametrize("k", range(2, 10))
+def test_c4fk_has_four_convolutions_and_k_dense_layers(k):
+    m = filler_cnn((32, 32, 1), fc_layers=k, filters=4, fc_scale=0.05)
+    assert sum(isinstance(l, keras.layers.Conv2D) for l in m.layers) == 4
+    assert sum(isinstance(l, keras.layers.Dense) for l in m.layers) == k
+    assert m.output_shape == (None, 3)
+    p = np.asarray(m(np.zeros((2, 32, 32, 1), np.float32)))
+    np.testing.assert_allclose(p.sum(1), 1, rtol=1e-5)
+
+
+def test_fig1_is_c4f3():
+    assert fc_widths(3) == [1024, 256]  # the paper's Fig. 1: Dense 1024, Dense 256, softmax
+    m = filler_cnn((64, 64, 1), fc_layers=3)
+    assert [l.filters for l in m.layers if isinstance(l, keras.layers.Conv2D)] == [32, 64, 128, 256]
+    assert [l.units for l in m.layers if isinstance(l, keras.layers.Dense)] == [1024, 256, 3]
+    widths = fc_widths(9)
+    assert widths[0] == 1024 and widths[-1] == 256 and all(a > b for a, b in zip(widths, widths[1:]))
+
+
+@pytest.mark.parametrize("kwargs, match", [(dict(fc_layers=1), "fc_layers"), (dict(dropout=1.0), "dropout"),
+                                           (dict(input_shape=(8, 8, 1)), "input_shape"), (dict(num_classes=1), "num_classes")])
+def test_cnn_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        filler_cnn(**{"input_shape": (32, 32, 1), **kwargs})
+
+
+def test_hog_svm_separates_stripes_by_orientation():
+    rng = np.random.default_rng(0)
+    yy, xx = np.mgrid[0:32, 0:32]
+    def make(n, label):
+        phase = rng.uniform(0, 6, n)[:, None, None]
+        t = (xx if label == 0 else yy)[None] * 0.8 + phase
+        return np.sin(t) + rng.normal(0, 0.5, (n, 32, 32))
+    x = np.concatenate([make(40, 0), make(40, 1)]).astype(np.float32)
+    y = np.repeat([0, 1], 40)
+    order = rng.permutation(80)
+    x, y = x[order], y[order]
+    out = hog_svm((x[:60], y[:60]), (x[60:], y[60:]))
+    assert out["accuracy"] > 0.9 and sum(out["correct_per_class"].values()) == int((out["predictions"] == y[60:]).sum())
+    with pytest.raises(ValueError, match="smaller than one HOG block"):
+        hog_features(np.zeros((1, 8, 8)))
+    with pytest.raises(ValueError, match="same length"):
+        hog_svm((x[:10], y[:9]), (x[60:], y[60:]))
