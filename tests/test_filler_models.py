@@ -49,3 +49,25 @@ def test_hog_svm_separates_stripes_by_orientation():
         hog_features(np.zeros((1, 8, 8)))
     with pytest.raises(ValueError, match="same length"):
         hog_svm((x[:10], y[:9]), (x[60:], y[60:]))
+
+
+def test_correct_per_class_and_training(tmp_path):
+    from helpers.filler_study import cnn_objective, correct_per_class, train_filler_cnn
+
+    assert correct_per_class([0, 1, 2, 2], [0, 2, 2, 2]) == [1, 0, 2]
+    with pytest.raises(ValueError, match="same shape"):
+        correct_per_class([0, 1], [0])
+    rng = np.random.default_rng(0)
+    # Three classes told apart by brightness: a C4F2 must learn them in a few epochs.
+    y = rng.integers(0, 3, 90)
+    x = (y[:, None, None] / 2.0 + rng.normal(0, 0.1, (90, 16, 16))).astype(np.float32)
+    params = {"fc_layers": 2, "filters": 4, "dropout": 0.0, "learning_rate": 3e-3, "batch_size": 16}
+    out = train_filler_cnn(params, (x[:60], y[:60]), (x[60:], y[60:]), epochs=15, fc_scale=0.05)
+    assert out["accuracy"] > 0.8 and sum(out["correct_per_class"]) == round(out["accuracy"] * 30)
+    np.savez(tmp_path / "d.npz", x_train=x[:60], y_train=y[:60], x_val=x[60:], y_val=y[60:], epochs=1, fc_scale=0.05)
+    optuna = pytest.importorskip("optuna")
+    study = optuna.create_study(direction="maximize")
+    study.optimize(cnn_objective(str(tmp_path / "d.npz")), n_trials=1)
+    assert 0 <= study.best_value <= 1 and "seconds" in study.trials[0].user_attrs
+    with pytest.raises(ValueError, match="npz"):
+        cnn_objective(None)
