@@ -26,11 +26,13 @@ import torch
 from .checks import check_choice, check_positive_int
 
 AUGMENTATIONS = ("none", "affine_blur")
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
 MIX_MODES = ("mixup", "cutmix", "random")
 
 
-def segmentation_augmentation(kind: str, size: int, *, mean: Sequence[float] = (0.485, 0.456, 0.406),
-                              std: Sequence[float] = (0.229, 0.224, 0.225), ignore_index: int = 255,
+def segmentation_augmentation(kind: str, size: int, *, mean: Sequence[float] = IMAGENET_MEAN,
+                              std: Sequence[float] = IMAGENET_STD, ignore_index: int = 255,
                               seed: int | None = None) -> Any:
     """The albumentations pipeline of the paper (``"affine_blur"``) or only normalisation (``"none"``).
 
@@ -98,16 +100,17 @@ class AugmentedSegmentation(torch.utils.data.Dataset):
         return out["image"], out["mask"].long()
 
 
-def one_hot_with_ignore(y: torch.Tensor, num_classes: int, ignore_index: int = 255) -> tuple[torch.Tensor, torch.Tensor]:
+def one_hot_with_ignore(y: torch.Tensor, num_classes: int, ignore_index: int = 255,
+                        validate: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """``(N, H, W)`` labels -> one-hot ``(N, C, H, W)`` float and a ``valid`` mask ``(N, H, W)``.
 
-    Ignored pixels get an all-zero target and ``valid = False``.
+    Ignored pixels get an all-zero target and ``valid = False``. ``validate`` checks the label
+    range, which reads a value back from the device: leave it off inside a training step.
     """
     if y.ndim != 3 or y.is_floating_point():
         raise ValueError(f"y must be integer labels (N, H, W), got {tuple(y.shape)} {y.dtype}")
     valid = y != ignore_index
-    bad = valid & ((y < 0) | (y >= num_classes))
-    if bool(bad.any()):
+    if validate and bool((valid & ((y < 0) | (y >= num_classes))).any()):
         raise ValueError(f"y has labels outside [0, {num_classes}) other than ignore_index={ignore_index}")
     onehot = torch.nn.functional.one_hot(torch.where(valid, y, 0), num_classes).movedim(-1, 1).float()
     return onehot * valid.unsqueeze(1), valid
@@ -134,7 +137,7 @@ def cutmix_boxes(lam: torch.Tensor, height: int, width: int, generator: torch.Ge
 
 
 def mix_batch(x: torch.Tensor, y: torch.Tensor, num_classes: int, *, mode: str = "random", alpha: float = 1.0,
-              ignore_index: int = 255, generator: torch.Generator | None = None
+              ignore_index: int = 255, generator: torch.Generator | None = None, validate: bool = True
               ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, dict[str, Any]]:
     """Mixup or CutMix of a batch of images and their masks (vectorised; see the module docstring).
 
@@ -145,6 +148,7 @@ def mix_batch(x: torch.Tensor, y: torch.Tensor, num_classes: int, *, mode: str =
         mode: ``"mixup"``, ``"cutmix"`` or ``"random"`` (one of the two per batch, as the paper).
         alpha: ``lam ~ Beta(alpha, alpha)`` per sample.
         generator: a CPU ``torch.Generator`` for reproducible draws.
+        validate: check the label range (a host sync; off inside a training step).
 
     Returns:
         ``(x_mixed, soft_target (N, num_classes, H, W), valid (N, H, W), info)``. Where
@@ -165,12 +169,11 @@ def mix_batch(x: torch.Tensor, y: torch.Tensor, num_classes: int, *, mode: str =
     if not alpha > 0:
         raise ValueError(f"alpha must be > 0, got {alpha}")
     n, _, h, w = x.shape
-    gen = generator if generator is not None else torch.Generator().manual_seed(int(torch.randint(0, 2**31, ()).item()))
+    gen = generator if generator is not None else torch.Generator().manual_seed(int(torch.randint(0, 2**31, ())))
     used = mode if mode != "random" else ("mixup" if torch.rand((), generator=gen) < 0.5 else "cutmix")
     perm = torch.randperm(n, generator=gen).to(x.device)
-    lam = torch.distributions.Beta(alpha, alpha).sample((n,)) if generator is None else _beta(alpha, n, gen)
-    lam = lam.to(x.device, torch.float32)
-    q, valid = one_hot_with_ignore(y, num_classes, ignore_index)
+    lam = _beta(alpha, n, gen).to(x.device, torch.float32)
+    q, valid = one_hot_with_ignore(y, num_classes, ignore_index, validate)
     if used == "mixup":
         l4 = lam.view(-1, 1, 1, 1).to(x.dtype)
         xm = l4 * x + (1 - l4) * x[perm]

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import time
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -110,10 +109,10 @@ def train_segmenter(model: keras.Model, train: tuple[Any, Any], val: tuple[Any, 
     if x.shape[:3] != y.shape[:3]:
         raise ValueError(f"images and masks must have the same N, H, W; got {x.shape} and {y.shape}")
     check_range(y, "masks", 0.0, 1.0)
-    validation, callbacks = None, []
+    callbacks = []
     if val is not None:
-        validation = (as_keras_images(val[0]), as_keras_images(val[1], "val masks"))
-        scorer = BestValidationIoU(*validation, restore_best=keep_best)
+        scorer = BestValidationIoU(as_keras_images(val[0]), as_keras_images(val[1], "val masks"),
+                                   restore_best=keep_best)
         callbacks.append(scorer)
     elif keep_best:
         raise ValueError("keep_best=True needs val=(images, masks) to choose the best epoch")
@@ -172,12 +171,7 @@ def tune_sgd(build_model: Callable[[], keras.Model], train: tuple[Any, Any], val
     Returns:
         The ``optuna.Study``; ``study.best_params`` holds the chosen values.
     """
-    with warnings.catch_warnings():
-        # Optuna's progress bar imports tqdm.auto, which warns (naming a file path) without ipywidgets
-        # and falls back to a text bar: expected in a headless run.
-        warnings.filterwarnings("ignore", message="IProgress not found")
-        import optuna
-        import tqdm.auto  # noqa: F401  (imported here so that its warning is caught)
+    import optuna  # tqdm's "IProgress not found" warning is filtered in helpers/__init__.py
 
     n_trials = check_positive_int(n_trials, "n_trials")
     url = None
@@ -197,12 +191,12 @@ def tune_sgd(build_model: Callable[[], keras.Model], train: tuple[Any, Any], val
         keras.utils.set_random_seed(seed + trial.number)
         model = build_model()
         try:
-            train_segmenter(model, train, val, epochs=epochs, batch_size=batch_size, seed=seed,
-                            keep_best=keep_best, **params)
+            run = train_segmenter(model, train, val, epochs=epochs, batch_size=batch_size, seed=seed,
+                                  keep_best=keep_best, **params)
         except FloatingPointError:
             return 0.0  # a diverged run is a bad trial, not a crash of the study
-        score = foreground_iou_score(model, *val)
-        return score if np.isfinite(score) else 0.0
+        ious = run["history"]["val_iou"]  # scored by the callback every epoch (non-finite -> 0)
+        return float(max(ious) if keep_best else ious[-1])
 
     finished = sum(t.state.name == "COMPLETE" for t in study.trials)
     if finished < n_trials:

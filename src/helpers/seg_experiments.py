@@ -19,8 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .augment import AugmentedSegmentation, mix_batch, poly_lr_lambda, segmentation_augmentation
+from .augment import (IMAGENET_MEAN, IMAGENET_STD, AugmentedSegmentation, mix_batch, poly_lr_lambda,
+                      segmentation_augmentation)
 from .checks import check_choice, check_positive_int
+from .training import use_bf16
 
 AUGMENTATION_SETTINGS = ("none", "affine_blur", "affine_blur_mix")
 OPTIMIZERS = ("sgd_poly", "adam")
@@ -50,7 +52,8 @@ def mixing(num_classes: int, seed: int = 0, ignore_index: int = 255) -> Callable
     gen = torch.Generator().manual_seed(seed)
 
     def augment(x: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        xm, q, valid, _ = mix_batch(x, y, num_classes, mode="random", ignore_index=ignore_index, generator=gen)
+        xm, q, valid, _ = mix_batch(x, y, num_classes, mode="random", ignore_index=ignore_index, generator=gen,
+                                    validate=False)  # no host sync in the training step
         return xm, (q, valid)
 
     return augment
@@ -83,7 +86,7 @@ def per_image_loss(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, 
     for i in range(0, len(images), batch_size):
         x = images[i:i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
         y = masks[i:i + batch_size].to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16(device)):
             logits = model(x)
         ce = nn.functional.cross_entropy(logits.float(), y, ignore_index=ignore_index, reduction="none")
         valid = (y != ignore_index).float()
@@ -93,7 +96,7 @@ def per_image_loss(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, 
     return torch.cat(losses), torch.cat(preds)
 
 
-def normalise_images(images: np.ndarray, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)) -> torch.Tensor:
+def normalise_images(images: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
     """``(N, H, W, 3)`` in [0, 1] -> normalised ``(N, 3, H, W)`` float32 tensor (as the pipeline's last step)."""
     x = (np.asarray(images, np.float32) - np.asarray(mean, np.float32)) / np.asarray(std, np.float32)
     return torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
