@@ -4,6 +4,7 @@ Each architecture is built by a function named after it; the paper notebooks add
 theirs here (residual U-Net, PSPNet, DCN, ...).
 """
 
+from .grouped_unet import GroupedUNet, grouped_unet
 from .unet import UNet, unet
 
-__all__ = ["UNet", "unet"]
+__all__ = ["GroupedUNet", "UNet", "grouped_unet", "unet"]
