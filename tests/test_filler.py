@@ -232,6 +232,28 @@ def test_filler_dataset():
     assert len(PAPER_NAMES) == 3 and [PAPER_NAMES[m] for m in MORPHOLOGIES] == ["Rnd", "M-SBR", "n-SBR"]
 
 
+def test_filler_dataset_is_the_same_with_worker_processes(monkeypatch):
+    # Slices are cut in blocks whose seeds do not depend on how many processes cut them.
+    import helpers.data.filler as filler
+
+    monkeypatch.setattr(filler, "_BLOCK", 7)  # several blocks per structure, so order matters
+    kw = dict(field_nm=250.0, pixels=24, seed=5, structures_per_class=1, structure_kwargs={"box_nm": 300.0})
+    x1, y1 = filler_dataset(16, workers=1, **kw)
+    monkeypatch.setattr(filler, "_pool_map", lambda fn, tasks, workers: list(reversed(
+        [fn(a) for a in reversed(tasks)])))  # a pool computes tasks in any order; results keep theirs
+    x2, y2 = filler_dataset(16, workers=3, **kw)
+    np.testing.assert_array_equal(x1, x2)
+    np.testing.assert_array_equal(y1, y2)
+
+
+def test_filler_dataset_in_real_processes():
+    kw = dict(field_nm=250.0, pixels=24, seed=6, structures_per_class=2, structure_kwargs={"box_nm": 300.0})
+    x1, y1 = filler_dataset(6, workers=1, **kw)
+    x2, y2 = filler_dataset(6, workers=2, **kw)
+    np.testing.assert_array_equal(x1, x2)
+    np.testing.assert_array_equal(y1, y2)
+
+
 def test_filler_dataset_labels_follow_morphologies():
     # Label 2 (aggregated) must carry the heterogeneous slices, label 0 (random) the uniform ones.
     x, y = filler_dataset(60, field_nm=250.0, pixels=32, seed=0, blur_px=0.0, noise=0.0,
