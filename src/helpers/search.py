@@ -12,9 +12,25 @@
   that load one study and run trials until the study holds ``total_trials`` finished ones. Start
   the same command on another machine against the same database to add it to the search.
 
-A worker killed in the middle of a trial leaves that trial RUNNING in a journal or SQLite file,
-where there is no heartbeat: :func:`fail_stale_trials` marks it FAILED when the process that owned
-it is gone, so the study stays usable and no finished trial is lost or counted twice.
+A worker on another machine (the course installed with ``pip install -e ".[hpo]"``, the data file
+copied there, and the PostgreSQL server reachable on its port) joins a running search with::
+
+    python -m helpers.search worker \
+        --storage postgresql+psycopg2://USER:PASSWORD@DBHOST:5432/DBNAME \
+        --study filler-tpe --trials 200 --sampler tpe --seed 7 \
+        --objective helpers.filler_study:cnn_objective --argument /data/filler_hpo.npz
+
+Give each machine its own ``--seed`` and all of them the same ``--study``, ``--trials`` and
+``--heartbeat`` (seconds between heartbeats, 20 by default: a worker with a shorter heartbeat would
+take a slower worker's live trials for dead ones). A worker that starts on a study that already
+has trials offsets its sampler seed by their count, so a restarted worker does not replay the
+proposals of the run it replaces.
+
+A worker killed in the middle of a trial leaves that trial RUNNING. On a server database, its
+heartbeat stops: once the grace period (three heartbeats) has passed, the next trial any worker
+starts marks it FAILED (it is not retried). A journal or SQLite file has no heartbeat:
+:func:`fail_stale_trials` marks the trial FAILED when the process that owned it, on this machine,
+is gone. Either way the study stays usable and no finished trial is lost or counted twice.
 """
 
 from __future__ import annotations
@@ -26,6 +42,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -75,7 +92,12 @@ def make_sampler(name: str, seed: int = 0, grid: dict[str, list[Any]] | None = N
 
 
 def make_storage(url: str | None, heartbeat_s: int = 20) -> Any:
-    """``None``, ``"journal:PATH"``, or an SQLAlchemy URL (heartbeats on server databases)."""
+    """``None``, ``"journal:PATH"``, or an SQLAlchemy URL (heartbeats on server databases).
+
+    On a server database each running trial records a heartbeat every ``heartbeat_s`` seconds; a
+    trial whose heartbeat is older than ``3 * heartbeat_s`` is failed (and not retried) by the next
+    worker that starts a trial.
+    """
     import optuna
 
     if url is None:
@@ -90,18 +112,31 @@ def make_storage(url: str | None, heartbeat_s: int = 20) -> Any:
         return optuna.storages.JournalStorage(JournalFileBackend(str(path)))
     if url.startswith("sqlite:"):
         return optuna.storages.RDBStorage(url, engine_kwargs={"connect_args": {"timeout": 60}})
-    from optuna.storages import RetryFailedTrialCallback
+    heartbeat_s = check_positive_int(heartbeat_s, "heartbeat_s")
+    try:  # Optuna >= 4.9 renamed the callback and its argument (the old names warn)
+        from optuna.storages import RetryHeartbeatStaleTrialCallback as Retry
 
-    return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_s, grace_period=3 * heartbeat_s,
-                                      failed_trial_callback=RetryFailedTrialCallback(max_retry=0))
+        key = "heartbeat_stale_trial_callback"
+    except ImportError:
+        from optuna.storages import RetryFailedTrialCallback as Retry
+
+        key = "failed_trial_callback"
+    with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna; we rely on them on purpose
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(url, heartbeat_interval=heartbeat_s, grace_period=3 * heartbeat_s,
+                                          **{key: Retry(max_retry=0)})
 
 
-def open_study(name: str, storage: str | None, sampler: Any = None, direction: str = "maximize") -> Any:
-    """Create or load a study (``load_if_exists``), after failing trials of dead workers."""
+def open_study(name: str, storage: str | None, sampler: Any = None, direction: str = "maximize",
+               heartbeat_s: int = 20) -> Any:
+    """Create or load a study (``load_if_exists``), after failing trials of dead workers.
+
+    ``heartbeat_s`` is used by server databases only (see :func:`make_storage`).
+    """
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = optuna.create_study(study_name=name, storage=make_storage(storage), sampler=sampler,
+    study = optuna.create_study(study_name=name, storage=make_storage(storage, heartbeat_s), sampler=sampler,
                                 direction=direction, load_if_exists=True)
     fail_stale_trials(study)
     return study
@@ -214,26 +249,29 @@ def toy_objective(argument: str | None = None) -> Callable[[Any], float]:
 
 
 def worker_command(storage: str, study: str, total_trials: int, objective: str, argument: str | None = None,
-                   sampler: str = "tpe", seed: int = 0) -> list[str]:
+                   sampler: str = "tpe", seed: int = 0, heartbeat_s: int | None = None) -> list[str]:
     """The command line of one worker (run it on any machine that reaches ``storage``)."""
     cmd = [sys.executable, "-m", "helpers.search", "worker", "--storage", storage, "--study", study,
            "--trials", str(total_trials), "--objective", objective, "--sampler", sampler, "--seed", str(seed)]
+    if heartbeat_s is not None:
+        cmd += ["--heartbeat", str(check_positive_int(heartbeat_s, "heartbeat_s"))]
     return cmd + (["--argument", argument] if argument is not None else [])
 
 
 def run_workers(n_workers: int, storage: str, study: str, total_trials: int, objective: str,
                 argument: str | None = None, sampler: str = "tpe", seed: int = 0,
                 env: dict[str, str] | None = None, gpus: Sequence[int] | None = None,
-                timeout: float | None = None) -> dict[str, Any]:
+                timeout: float | None = None, heartbeat_s: int | None = None) -> dict[str, Any]:
     """Start ``n_workers`` worker processes on one study and wait for them.
 
     With ``gpus``, worker ``i`` sees only GPU ``gpus[i % len(gpus)]`` (one process per GPU).
+    ``heartbeat_s`` (server databases) is passed to every worker; ``None`` keeps the default.
 
     Returns:
         ``seconds`` (wall time), ``returncodes``.
     """
     n_workers = check_positive_int(n_workers, "n_workers")
-    open_study(study, storage)  # create storage and study once: concurrent creation races on SQLite
+    open_study(study, storage, heartbeat_s=heartbeat_s or 20)  # create once: concurrent creation races on SQLite
     t0 = time.perf_counter()
     procs = []
     for i in range(n_workers):
@@ -241,7 +279,7 @@ def run_workers(n_workers: int, storage: str, study: str, total_trials: int, obj
         if gpus:
             e["CUDA_VISIBLE_DEVICES"] = str(gpus[i % len(gpus)])
         # Each worker gets its own sampler seed, so workers do not propose the same points.
-        cmd = worker_command(storage, study, total_trials, objective, argument, sampler, seed + 1000 * i)
+        cmd = worker_command(storage, study, total_trials, objective, argument, sampler, seed + 1000 * i, heartbeat_s)
         procs.append(subprocess.Popen(cmd, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
     codes = []
     for p in procs:
@@ -266,9 +304,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     w.add_argument("--objective", required=True, help="module:factory; factory(argument) returns the objective")
     w.add_argument("--argument", default=None)
     w.add_argument("--sampler", default="tpe", choices=SAMPLERS)
-    w.add_argument("--seed", type=int, default=0)
+    w.add_argument("--seed", type=int, default=0, help="sampler seed: give each machine its own")
+    w.add_argument("--heartbeat", type=int, default=20,
+                   help="seconds between heartbeats on a server database (the same for all workers)")
     args = parser.parse_args(argv)
-    study = open_study(args.study, args.storage, make_sampler(args.sampler, args.seed))
+    study = open_study(args.study, args.storage, heartbeat_s=args.heartbeat)
+    # Offset the seed by the trials already there: a restarted worker must not replay its predecessor.
+    study.sampler = make_sampler(args.sampler, args.seed + len(study.get_trials(deepcopy=False)))
     optimize_until(study, load_objective(args.objective, args.argument), args.trials)
     return 0
 
