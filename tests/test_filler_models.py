@@ -71,3 +71,21 @@ def test_correct_per_class_and_training(tmp_path):
     assert 0 <= study.best_value <= 1 and "seconds" in study.trials[0].user_attrs
     with pytest.raises(ValueError, match="npz"):
         cnn_objective(None)
+    # With "prune", every epoch's val_accuracy reaches the trial (what the median pruner reads).
+    np.savez(tmp_path / "p.npz", x_train=x[:60], y_train=y[:60], x_val=x[60:], y_val=y[60:], epochs=2, fc_scale=0.05,
+             prune=True)
+    study = optuna.create_study(direction="maximize")
+    study.optimize(cnn_objective(str(tmp_path / "p.npz")), n_trials=1)
+    assert sorted(study.trials[0].intermediate_values) == [0, 1]
+
+
+def test_standardising_layer_matches_standardised_input():
+    rng = np.random.default_rng(1)
+    x = rng.normal(0.3, 0.1, (2, 16, 16, 1)).astype(np.float32)
+    keras.utils.set_random_seed(0)
+    raw = filler_cnn((16, 16, 1), fc_layers=2, filters=2, fc_scale=0.01)
+    keras.utils.set_random_seed(0)
+    std = filler_cnn((16, 16, 1), fc_layers=2, filters=2, fc_scale=0.01, input_mean=0.3, input_std=0.1)
+    np.testing.assert_allclose(np.asarray(std(x)), np.asarray(raw((x - 0.3) / 0.1)), rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="together"):
+        filler_cnn((16, 16, 1), input_mean=0.3)

@@ -102,3 +102,49 @@ def test_bad_arguments():
         load_objective("nocolon")
     with pytest.raises(ValueError, match="total_trials"):
         optimize_until(open_study("y", None), toy_objective(), 0)
+
+
+def test_run_studies_runs_each_study_to_its_budget_and_resumes(tmp_path):
+    import optuna
+
+    from helpers.search import open_study, run_studies
+
+    specs = [{"storage": f"journal:{tmp_path / f'{s}.log'}", "study": f"toy-{s}", "sampler": s, "seed": i}
+             for i, s in enumerate(("random", "tpe", "genetic"))]
+    out = run_studies(specs, 4, "helpers.search:toy_objective", max_parallel=2, progress=False)
+    assert out["returncodes"] == [0, 0, 0]
+    for s in specs:
+        trials = open_study(s["study"], s["storage"]).get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+        assert len(trials) == 4, s
+    again = run_studies(specs, 4, "helpers.search:toy_objective", max_parallel=3, progress=False)
+    assert again["returncodes"] == [0, 0, 0]  # finished studies return at once ...
+    for s in specs:  # ... and run no extra trial
+        assert len(open_study(s["study"], s["storage"]).get_trials()) == 4
+    with pytest.raises(ValueError, match="sampler"):
+        run_studies([{"storage": None, "study": "x"}], 1, "helpers.search:toy_objective")
+
+
+def test_median_pruner_stops_poor_trials():
+    import optuna
+
+    from helpers.search import make_pruner
+
+    study = optuna.create_study(direction="maximize", pruner=make_pruner("median"))
+
+    def objective(trial):
+        level = trial.suggest_float("level", 0, 1)
+        for step in range(5):
+            trial.report(level, step)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return level
+
+    study.optimize(objective, n_trials=30)
+    pruned = study.get_trials(states=(optuna.trial.TrialState.PRUNED,))
+    done = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
+    assert pruned and done
+    # the median rule stops the low ones: pruned trials sit well below the finished ones on average
+    mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
+    assert mean([t.params["level"] for t in pruned]) < mean([t.value for t in done]) - 0.1
+    with pytest.raises(ValueError, match="pruner"):
+        make_pruner("hyperband-ish")

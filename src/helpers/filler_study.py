@@ -34,7 +34,9 @@ def correct_per_class(y_true: Any, y_pred: Any, num_classes: int = 3) -> list[in
 
 
 def train_filler_cnn(params: dict[str, Any], train: tuple[Any, Any], val: tuple[Any, Any] | None = None, *,
-                     epochs: int = 10, seed: int = 0, fc_scale: float = 1.0, verbose: int = 0) -> dict[str, Any]:
+                     epochs: int = 10, seed: int = 0, fc_scale: float = 1.0, standardise: bool = True,
+                     validate_each_epoch: bool = False, callbacks: list[Any] | None = None,
+                     jit_compile: bool | str = "auto", verbose: int = 0) -> dict[str, Any]:
     """Build C4F``params["fc_layers"]`` and train it with Adam.
 
     Args:
@@ -42,9 +44,22 @@ def train_filler_cnn(params: dict[str, Any], train: tuple[Any, Any], val: tuple[
             (the search space of :mod:`helpers.search`).
         train, val: ``(images (N, H, W), labels (N,))``.
         epochs: passes over the training images.
+        standardise: put the training set's mean and standard deviation into the model's first layer.
+        validate_each_epoch: score ``val`` after every epoch (``val_accuracy`` in the history; what a
+            pruning callback reads) instead of only at the end.
+        callbacks: Keras callbacks, e.g. :func:`pruning_callback`.
+        jit_compile: passed to ``model.compile`` (see :func:`helpers.keras_utils.configure_keras`).
 
     Returns:
-        ``model``, ``history``, ``seconds``, and with ``val``: ``accuracy``, ``correct_per_class``.
+        ``model``, ``history``, ``seconds`` (training only), and with ``val``: ``accuracy``,
+        ``correct_per_class`` and ``predictions``.
+
+    Example:
+        >>> import numpy as np
+        >>> x = np.random.default_rng(0).random((12, 16, 16), dtype=np.float32); y = np.arange(12) % 3
+        >>> p = {"fc_layers": 2, "filters": 2, "dropout": 0.0, "learning_rate": 1e-3, "batch_size": 4}
+        >>> sorted(train_filler_cnn(p, (x, y), (x, y), epochs=1, fc_scale=0.01))[:3]
+        ['accuracy', 'correct_per_class', 'history']
     """
     import keras
 
@@ -54,26 +69,55 @@ def train_filler_cnn(params: dict[str, Any], train: tuple[Any, Any], val: tuple[
     x, y = np.asarray(train[0], np.float32)[..., None], np.asarray(train[1], np.int64)
     if x.ndim != 4 or len(x) != len(y):
         raise ValueError(f"train must be (images (N, H, W), labels (N,)), got {x.shape[:-1]} and {y.shape}")
+    if validate_each_epoch and val is None:
+        raise ValueError("validate_each_epoch needs val")
     keras.utils.set_random_seed(seed)
+    stats = {"input_mean": float(x.mean()), "input_std": float(x.std()) or 1.0} if standardise else {}
     model = filler_cnn(x.shape[1:], fc_layers=int(params["fc_layers"]), filters=int(params["filters"]),
-                       dropout=float(params["dropout"]), num_classes=int(y.max()) + 1 if len(y) else 3,
-                       fc_scale=fc_scale)
+                       dropout=float(params["dropout"]), num_classes=max(3, int(y.max()) + 1) if len(y) else 3,
+                       fc_scale=fc_scale, **stats)
     model.compile(optimizer=keras.optimizers.Adam(float(params["learning_rate"])),
-                  loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    t0 = time.perf_counter()
-    hist = model.fit(x, y, epochs=check_positive_int(epochs, "epochs"), batch_size=int(params["batch_size"]),
-                     shuffle=True, verbose=verbose)
-    out: dict[str, Any] = {"model": model, "history": history_to_dict(hist), "seconds": time.perf_counter() - t0}
+                  loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=jit_compile)
+    xv = yv = None
     if val is not None:
         xv, yv = np.asarray(val[0], np.float32)[..., None], np.asarray(val[1], np.int64)
-        pred = np.asarray(model.predict(xv, batch_size=512, verbose=0)).argmax(1)
+    t0 = time.perf_counter()
+    hist = model.fit(x, y, epochs=check_positive_int(epochs, "epochs"), batch_size=int(params["batch_size"]),
+                     shuffle=True, verbose=verbose, callbacks=callbacks or [],
+                     validation_data=(xv, yv) if validate_each_epoch else None)
+    out: dict[str, Any] = {"model": model, "history": history_to_dict(hist), "seconds": time.perf_counter() - t0}
+    if val is not None:
+        pred = np.asarray(model.predict(xv, batch_size=1024, verbose=0)).argmax(1)
         out["accuracy"] = float((pred == yv).mean())
         out["correct_per_class"] = correct_per_class(yv, pred, model.output_shape[-1])
+        out["predictions"] = pred
     return out
 
 
+def pruning_callback(trial: Any) -> Any:
+    """Keras callback: ``trial.report(val_accuracy, epoch)``; raise ``optuna.TrialPruned`` when the
+    study's pruner says so (e.g. the median pruner: below the median of earlier trials at that epoch)."""
+    import keras
+    import optuna
+
+    class PruneOnValAccuracy(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch: int, logs: dict[str, Any] | None = None) -> None:
+            value = (logs or {}).get("val_accuracy")
+            if value is None:
+                raise ValueError("pruning needs val_accuracy: train with validate_each_epoch=True")
+            trial.report(float(value), epoch)
+            if trial.should_prune():
+                raise optuna.TrialPruned(f"pruned at epoch {epoch + 1} (val_accuracy {value:.3f})")
+
+    return PruneOnValAccuracy()
+
+
 def cnn_objective(npz_path: str | None) -> Callable[[Any], float]:
-    """The search objective: validation accuracy of C4Fk trained with the trial's hyperparameters."""
+    """The search objective: validation accuracy of C4Fk trained with the trial's hyperparameters.
+
+    The ``.npz`` holds ``x_train, y_train, x_val, y_val`` and optionally ``epochs``, ``fc_scale`` and
+    ``prune`` (report ``val_accuracy`` each epoch to the study's pruner).
+    """
     from .search import suggest_cnn_params
 
     if not npz_path:
@@ -82,11 +126,16 @@ def cnn_objective(npz_path: str | None) -> Callable[[Any], float]:
         data = {k: f[k] for k in f.files}
     epochs = int(data.get("epochs", 3))
     fc_scale = float(data.get("fc_scale", 1.0))
+    prune = bool(data.get("prune", False))
+    from .keras_utils import configure_keras
+
+    jit = configure_keras()["jit_compile"]  # bf16 and XLA on a GPU, as in the notebook
 
     def objective(trial: Any) -> float:
         params = suggest_cnn_params(trial)
         run = train_filler_cnn(params, (data["x_train"], data["y_train"]), (data["x_val"], data["y_val"]),
-                               epochs=epochs, seed=trial.number, fc_scale=fc_scale)
+                               epochs=epochs, seed=trial.number, fc_scale=fc_scale, jit_compile=jit,
+                               validate_each_epoch=prune, callbacks=[pruning_callback(trial)] if prune else None)
         trial.set_user_attr("seconds", run["seconds"])
         return run["accuracy"]
 

@@ -91,6 +91,25 @@ def make_sampler(name: str, seed: int = 0, grid: dict[str, list[Any]] | None = N
     return optuna.samplers.NSGAIISampler(seed=seed, population_size=8)
 
 
+PRUNERS = ("none", "median")
+
+
+def make_pruner(name: str = "none") -> Any:
+    """``"none"`` (every trial runs to the end) or ``"median"`` (stop a trial whose reported value is below
+    the median of earlier trials at the same epoch, after 4 finished trials and 1 epoch).
+
+    Example:
+        >>> type(make_pruner("median")).__name__
+        'MedianPruner'
+    """
+    import optuna
+
+    check_choice(name, "pruner", PRUNERS)
+    if name == "median":
+        return optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
+    return optuna.pruners.NopPruner()
+
+
 def make_storage(url: str | None, heartbeat_s: int = 20) -> Any:
     """``None``, ``"journal:PATH"``, or an SQLAlchemy URL (heartbeats on server databases).
 
@@ -249,19 +268,42 @@ def toy_objective(argument: str | None = None) -> Callable[[Any], float]:
 
 
 def worker_command(storage: str, study: str, total_trials: int, objective: str, argument: str | None = None,
-                   sampler: str = "tpe", seed: int = 0, heartbeat_s: int | None = None) -> list[str]:
+                   sampler: str = "tpe", seed: int = 0, heartbeat_s: int | None = None,
+                   pruner: str = "none") -> list[str]:
     """The command line of one worker (run it on any machine that reaches ``storage``)."""
+    check_choice(sampler, "sampler", SAMPLERS)
+    check_choice(pruner, "pruner", PRUNERS)
     cmd = [sys.executable, "-m", "helpers.search", "worker", "--storage", storage, "--study", study,
            "--trials", str(total_trials), "--objective", objective, "--sampler", sampler, "--seed", str(seed)]
+    if pruner != "none":
+        cmd += ["--pruner", pruner]
     if heartbeat_s is not None:
         cmd += ["--heartbeat", str(check_positive_int(heartbeat_s, "heartbeat_s"))]
     return cmd + (["--argument", argument] if argument is not None else [])
 
 
+def _start(cmd: list[str], env: dict[str, str] | None, gpu: int | None) -> subprocess.Popen:
+    e = {**os.environ, **(env or {})}
+    if gpu is not None:
+        e["CUDA_VISIBLE_DEVICES"] = str(gpu)
+    return subprocess.Popen(cmd, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _finish(p: subprocess.Popen, timeout: float | None) -> int:
+    try:
+        _, err = p.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        _, err = p.communicate()
+    if p.returncode:
+        sys.stderr.write(err[-2000:])
+    return p.returncode
+
+
 def run_workers(n_workers: int, storage: str, study: str, total_trials: int, objective: str,
                 argument: str | None = None, sampler: str = "tpe", seed: int = 0,
                 env: dict[str, str] | None = None, gpus: Sequence[int] | None = None,
-                timeout: float | None = None, heartbeat_s: int | None = None) -> dict[str, Any]:
+                timeout: float | None = None, heartbeat_s: int | None = None, pruner: str = "none") -> dict[str, Any]:
     """Start ``n_workers`` worker processes on one study and wait for them.
 
     With ``gpus``, worker ``i`` sees only GPU ``gpus[i % len(gpus)]`` (one process per GPU).
@@ -273,24 +315,60 @@ def run_workers(n_workers: int, storage: str, study: str, total_trials: int, obj
     n_workers = check_positive_int(n_workers, "n_workers")
     open_study(study, storage, heartbeat_s=heartbeat_s or 20)  # create once: concurrent creation races on SQLite
     t0 = time.perf_counter()
-    procs = []
-    for i in range(n_workers):
-        e = {**os.environ, **(env or {})}
-        if gpus:
-            e["CUDA_VISIBLE_DEVICES"] = str(gpus[i % len(gpus)])
-        # Each worker gets its own sampler seed, so workers do not propose the same points.
-        cmd = worker_command(storage, study, total_trials, objective, argument, sampler, seed + 1000 * i, heartbeat_s)
-        procs.append(subprocess.Popen(cmd, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
-    codes = []
-    for p in procs:
-        try:
-            _, err = p.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            _, err = p.communicate()
-        if p.returncode:
-            sys.stderr.write(err[-2000:])
-        codes.append(p.returncode)
+    # Each worker gets its own sampler seed, so workers do not propose the same points.
+    procs = [_start(worker_command(storage, study, total_trials, objective, argument, sampler, seed + 1000 * i,
+                                   heartbeat_s, pruner), env, gpus[i % len(gpus)] if gpus else None)
+             for i in range(n_workers)]
+    codes = [_finish(p, timeout) for p in procs]
+    return {"seconds": time.perf_counter() - t0, "returncodes": codes}
+
+
+def run_studies(studies: Sequence[dict[str, Any]], total_trials: int, objective: str, argument: str | None = None, *,
+                max_parallel: int = 4, env: dict[str, str] | None = None, gpus: Sequence[int] | None = None,
+                timeout: float | None = None, progress: bool = True) -> dict[str, Any]:
+    """Run several independent studies at once, one worker process each (e.g. samplers x repeats).
+
+    Args:
+        studies: one dict per study with ``storage``, ``study`` and ``sampler``, optionally ``seed`` and
+            ``pruner``. A study that already has ``total_trials`` finished trials returns at once, so a
+            rerun after an interruption only finishes what is missing.
+        total_trials: finished trials each study should reach.
+        objective, argument: as for :func:`worker_command`.
+        max_parallel: worker processes at a time (each holds its own copy of the data and model).
+        gpus: worker ``i`` sees only GPU ``gpus[i % len(gpus)]``.
+        timeout: seconds per worker before it is killed.
+
+    Returns:
+        ``seconds`` (wall time) and ``returncodes`` in the order of ``studies``.
+    """
+    from tqdm.auto import tqdm
+
+    max_parallel = check_positive_int(max_parallel, "max_parallel")
+    total_trials = check_positive_int(total_trials, "total_trials")
+    cmds = []
+    for s in studies:
+        missing = [k for k in ("storage", "study", "sampler") if k not in s]
+        if missing:
+            raise ValueError(f"each study needs storage, study and sampler; {s} lacks {missing}")
+        open_study(s["study"], s["storage"])  # create before the workers race to
+        cmds.append(worker_command(s["storage"], s["study"], total_trials, objective, argument, s["sampler"],
+                                   int(s.get("seed", 0)), pruner=s.get("pruner", "none")))
+    t0 = time.perf_counter()
+    codes: list[int | None] = [None] * len(cmds)
+    running: dict[int, tuple[subprocess.Popen, float]] = {}
+    bar = tqdm(total=len(cmds), desc="studies", disable=not progress)
+    nxt = 0
+    while nxt < len(cmds) or running:
+        while nxt < len(cmds) and len(running) < max_parallel:
+            running[nxt] = (_start(cmds[nxt], env, gpus[nxt % len(gpus)] if gpus else None), time.perf_counter())
+            nxt += 1
+        time.sleep(0.2)
+        for i, (p, started) in list(running.items()):
+            if p.poll() is not None or (timeout and time.perf_counter() - started > timeout):
+                codes[i] = _finish(p, 0.1 if p.poll() is None else None)
+                del running[i]
+                bar.update(1)
+    bar.close()
     return {"seconds": time.perf_counter() - t0, "returncodes": codes}
 
 
@@ -307,8 +385,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     w.add_argument("--seed", type=int, default=0, help="sampler seed: give each machine its own")
     w.add_argument("--heartbeat", type=int, default=20,
                    help="seconds between heartbeats on a server database (the same for all workers)")
+    w.add_argument("--pruner", default="none", choices=PRUNERS,
+                   help="stop poor trials early (the objective must report intermediate values)")
     args = parser.parse_args(argv)
     study = open_study(args.study, args.storage, heartbeat_s=args.heartbeat)
+    study.pruner = make_pruner(args.pruner)
     # Offset the seed by the trials already there: a restarted worker must not replay its predecessor.
     study.sampler = make_sampler(args.sampler, args.seed + len(study.get_trials(deepcopy=False)))
     optimize_until(study, load_objective(args.objective, args.argument), args.trials)

@@ -31,7 +31,8 @@ def fc_widths(fc_layers: int, first: int = 1024, last: int = 256) -> list[int]:
 
 
 def filler_cnn(input_shape: tuple[int, int, int] = (64, 64, 1), *, fc_layers: int = 3, filters: int = 32,
-               dropout: float = 0.5, num_classes: int = 3, fc_scale: float = 1.0) -> keras.Model:
+               dropout: float = 0.5, num_classes: int = 3, fc_scale: float = 1.0,
+               input_mean: float | None = None, input_std: float | None = None) -> keras.Model:
     """Build C4F``fc_layers``.
 
     Args:
@@ -41,6 +42,9 @@ def filler_cnn(input_shape: tuple[int, int, int] = (64, 64, 1), *, fc_layers: in
         dropout: after each hidden fully connected layer (the paper: 0.5).
         num_classes: classes (3: M-SBR, n-SBR, Rnd).
         fc_scale: multiplies the hidden widths (1024 .. 256), e.g. 0.25 for a quick CPU run.
+        input_mean, input_std: when given, a first layer standardises the input with these training-set
+            statistics, so the saved model takes raw slices. Low-contrast slices (filler ~0.8 on rubber
+            ~0.25, most pixels rubber) barely train without it at the paper's learning rate.
 
     Returns:
         A ``keras.Model`` from images to class probabilities.
@@ -59,8 +63,14 @@ def filler_cnn(input_shape: tuple[int, int, int] = (64, 64, 1), *, fc_layers: in
     if not fc_scale > 0:
         raise ValueError(f"fc_scale must be > 0, got {fc_scale}")
     widths = [max(2, int(round(w * fc_scale))) for w in fc_widths(fc_layers)]
+    if (input_mean is None) != (input_std is None):
+        raise ValueError("input_mean and input_std go together: give both or neither")
+    if input_std is not None and not input_std > 0:
+        raise ValueError(f"input_std must be > 0, got {input_std}")
     inputs = keras.Input(input_shape, name="slice")
     x = inputs
+    if input_mean is not None:
+        x = L.Normalization(mean=float(input_mean), variance=float(input_std) ** 2, name="standardise")(x)
     for i in range(4):
         x = L.Conv2D(filters * 2**i, 3, padding="same", activation="relu", name=f"conv{i + 1}")(x)
         x = L.MaxPooling2D(2, name=f"pool{i + 1}")(x)
