@@ -140,3 +140,53 @@ def cnn_objective(npz_path: str | None) -> Callable[[Any], float]:
         return run["accuracy"]
 
     return objective
+
+
+# The paper's tables: correct answers per class, columns in the paper's order (M-SBR, n-SBR, Rnd).
+PAPER_COLUMNS = ("M-SBR", "n-SBR", "Rnd")
+PAPER_TABLE1_N = 1000  # evaluation images per class
+PAPER_TABLE1 = {(250, 8000): (434, 925, 516),
+                (500, 500): (981, 663, 925), (500, 2000): (965, 791, 950), (500, 8000): (908, 889, 993),
+                (1000, 500): (914, 915, 1000), (1000, 2000): (978, 974, 1000), (1000, 8000): (940, 995, 1000)}
+PAPER_TABLE2_N = 880  # FIB-SEM images per class, (1000 nm)^2
+PAPER_TABLE2 = {2: (753, 767, 880), 3: (744, 717, 880), 4: (863, 812, 880), 5: (880, 766, 880),
+                6: (878, 823, 880), 7: (878, 741, 880), 8: (878, 833, 880), 9: (880, 542, 880)}
+
+
+def paper_order(counts: Any) -> list[int]:
+    """Our per-class counts (label order Rnd, M-SBR, n-SBR) in the paper's column order (M-SBR, n-SBR, Rnd).
+
+    Example:
+        >>> paper_order([10, 20, 30])
+        [20, 30, 10]
+    """
+    c = [int(v) for v in counts]
+    if len(c) != 3:
+        raise ValueError(f"expected 3 per-class counts (Rnd, M-SBR, n-SBR), got {len(c)}")
+    return [c[1], c[2], c[0]]
+
+
+def counts_table(rows: list[tuple[str, Any, int, Any, int | None]], first: str = "setting") -> str:
+    """A Markdown table of correct answers per class, ours beside the paper's.
+
+    Args:
+        rows: ``(label, our counts in label order, our N per class, paper counts in paper order or None,
+            paper N)``.
+        first: header of the first column.
+
+    Example:
+        >>> print(counts_table([("x", [1, 2, 3], 4, (5, 6, 7), 8)]).splitlines()[2])
+        | x | 2/4 | 3/4 | 1/4 | 50% | 5/8 | 6/8 | 7/8 | 75% |
+    """
+    head = (f"| {first} | " + " | ".join(f"{c} (ours)" for c in PAPER_COLUMNS) + " | accuracy (ours) | "
+            + " | ".join(f"{c} (paper)" for c in PAPER_COLUMNS) + " | accuracy (paper) |")
+    lines = [head, "|" + "---|" * 9]
+    for label, ours, n, paper, paper_n in rows:
+        o = paper_order(ours)
+        cells = [f"{v}/{n}" for v in o] + [f"{sum(o) / (3 * n):.0%}"]
+        if paper is None:
+            cells += ["-"] * 4
+        else:
+            cells += [f"{v}/{paper_n}" for v in paper] + [f"{sum(paper) / (3 * paper_n):.0%}"]
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

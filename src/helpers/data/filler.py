@@ -687,6 +687,8 @@ def slice_images(structure: dict[str, Any], n: int, *, field_nm: float = 500.0, 
 
 
 _BLOCK = 200  # slices per parallel task; block seeds do not depend on the number of workers
+_STRUCTURES: dict[tuple[Any, ...], dict[str, Any]] = {}  # built structures, reused by later data sets
+_STRUCTURES_KEPT = 64
 
 
 def _build_structure(args: tuple[str, int, dict[str, Any]]) -> dict[str, Any]:
@@ -757,7 +759,16 @@ def filler_dataset(n_per_class: int, *, field_nm: float, pixels: int = 64, seed:
             s_seed, i_seed = (int(v) for v in rng.integers(0, 2**31, 2))
             if m:
                 plan.append((c, s_seed, i_seed, int(m)))
-    structures = _pool_map(_build_structure, [(MORPHOLOGIES[c], s, structure_kwargs) for c, s, _, _ in plan], workers)
+    # The structures depend on the seed, not on the field of view: data sets of several fields from one
+    # seed share them, and building them is the slow part for small fields.
+    keys = [(MORPHOLOGIES[c], s, tuple(sorted(structure_kwargs.items()))) for c, s, _, _ in plan]
+    missing = sorted({k for k in keys if k not in _STRUCTURES})
+    built = dict(zip(missing, _pool_map(_build_structure, [(m, sd, dict(kw)) for m, sd, kw in missing], workers)))
+    structures = [built[k] if k in built else _STRUCTURES[k] for k in keys]
+    for k, s in built.items():
+        if len(_STRUCTURES) >= _STRUCTURES_KEPT:
+            _STRUCTURES.pop(next(iter(_STRUCTURES)))
+        _STRUCTURES[k] = s
     # The first check of the field size happens here, before any worker is busy for minutes.
     _Slicer(structures[0], field_nm, pixels, slice_kwargs.get("thickness_nm", 0.0))
     tasks, labels = [], []
