@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 
 from helpers.dcn_study import (PAPER_TABLE1, PAPER_TABLE1_BASELINE, PAPER_TABLE1_PROPOSED, branch_maps,
-                               feature_map_contrast, plot_branch_maps)
+                               contrast_guided_search, feature_map_contrast, format_table1, kernel_contrast_spearman,
+                               plot_branch_maps, propose_kernels, table1_change, table1_rows)
 from helpers.models.dcn import DCNLoss, PAPER_KERNELS, STRIDES, aux_weight_schedule, dcn, dcn_loss, deconv_padding
 
 # The paper's Table 1 sweep plus odd kernels and kernels smaller than their stride.
@@ -220,3 +221,93 @@ def test_branch_maps_and_figure():
         plot_branch_maps(x, maps[:, :2])
     with pytest.raises(ValueError, match="channel"):
         branch_maps(model, x, channel=1)
+
+
+def test_table1_change_reduces_one_branch_as_far_as_the_paper_went():
+    assert table1_change(0) == (2, 8, 16)
+    assert table1_change(1) == (4, 6, 16)
+    assert table1_change(2) == (4, 8, 10)  # the paper's own choice
+    assert table1_change(2, table={(4, 8, 12): 0.5, (4, 6, 12): 0.5}) == (4, 8, 12)
+    for bad in (-1, 3, True, 1.0):
+        with pytest.raises(ValueError, match="branch"):
+            table1_change(bad)
+    with pytest.raises(ValueError, match="no row"):
+        table1_change(0, base=(2, 8, 16))
+
+
+def test_propose_kernels_follows_the_lowest_contrast():
+    assert propose_kernels((4, 8, 16), [0.3, 0.25, 0.12]) == ((4, 8, 14), 2)
+    assert propose_kernels((4, 8, 16), [0.1, 0.25, 0.12]) == ((2, 8, 16), 0)
+    # F3 reduced down to its stride (8), then the next-worst branch.
+    tried = {(4, 8, k) for k in (14, 12, 10, 8)}
+    assert propose_kernels((4, 8, 16), [0.3, 0.25, 0.12], tried) == ((4, 6, 16), 1)
+    assert propose_kernels((4, 8, 16), [0.3, 0.25, 0.12], tried, min_kernels=(1, 1, 6)) == ((4, 8, 6), 2)
+    assert propose_kernels((2, 4, 8), [0.1, 0.2, 0.3]) is None  # every kernel at its stride already
+    assert propose_kernels((4, 8, 16), [0.3, 0.25, 0.12], step=4) == ((4, 8, 12), 2)
+    with pytest.raises(ValueError, match="contrast"):
+        propose_kernels((4, 8, 16), [0.3, np.nan, 0.1])
+    with pytest.raises(ValueError, match="kernels"):
+        propose_kernels((4, 8), [0.3, 0.2, 0.1])
+    with pytest.raises(ValueError, match="step"):
+        propose_kernels((4, 8, 16), [0.3, 0.2, 0.1], step=0)
+
+
+def test_contrast_guided_search_greedy_and_budget():
+    calls = []
+
+    def evaluate(k):  # best at F3 = 12; F3's contrast rises as its kernel shrinks
+        calls.append(k)
+        return {"iou": 1.0 - abs(k[2] - 12) / 10 - abs(k[0] - 4) / 10, "contrast": [0.3, 0.3, 0.01 * (30 - k[2])]}
+
+    out = contrast_guided_search(evaluate, budget=5)
+    assert calls[0] == (4, 8, 16) and len(calls) == len(set(calls)) == 5
+    assert out["best"] == (4, 8, 12) and out["best_score"] == pytest.approx(1.0)
+    assert [h["accepted"] for h in out["history"]] == [True, True, True, False, False]
+    assert out["history"][0]["branch"] is None and out["history"][1]["branch"] == 2
+    # Budget 1: just the start; a start with nothing left to reduce stops early.
+    assert len(contrast_guided_search(evaluate, budget=1)["history"]) == 1
+    assert len(contrast_guided_search(evaluate, start=(2, 4, 8), budget=4)["history"]) == 1
+    with pytest.raises(ValueError, match="budget"):
+        contrast_guided_search(evaluate, budget=0)
+    with pytest.raises(ValueError, match="contrast"):
+        contrast_guided_search(lambda k: {"iou": 0.5}, budget=2)
+    with pytest.raises(ValueError, match="non-finite"):
+        contrast_guided_search(lambda k: {"iou": float("nan"), "contrast": [0.1, 0.2, 0.3]}, budget=2)
+
+
+def test_kernel_contrast_spearman_matches_scipy():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(0)
+    k = np.array(list(PAPER_TABLE1))
+    c = rng.random((len(k), 3))
+    rho = kernel_contrast_spearman(k, c)
+    for b in range(3):
+        assert rho[b] == pytest.approx(spearmanr(k[:, b], c[:, b])[0])
+    # Strictly falling contrast with the kernel: -1; a branch whose kernel never changes: NaN.
+    k2 = [(4, 8, 16), (4, 8, 12), (4, 8, 10)]
+    c2 = [(0.3, 0.2, 0.1), (0.3, 0.1, 0.2), (0.2, 0.3, 0.3)]
+    rho2 = kernel_contrast_spearman(k2, c2)
+    assert np.isnan(rho2[0]) and np.isnan(rho2[1]) and rho2[2] == pytest.approx(-1.0)
+    with pytest.raises(ValueError, match="runs"):
+        kernel_contrast_spearman([(4, 8, 16)], [(0.1, 0.2, 0.3)])
+    with pytest.raises(ValueError, match="NaN"):
+        kernel_contrast_spearman(k2, [(0.3, 0.2, np.inf)] * 3)
+
+
+def test_table1_rows_and_markdown():
+    ours = {(4, 8, 16): {"iou": 0.70, "dice": 0.82, "mean_iou": 0.8}, (4, 8, 10): {"iou": 0.73, "dice": 0.84},
+            (6, 6, 6): {"iou": 0.5}}
+    rows = table1_rows(ours, chosen=[(4, 8, 10)])
+    assert len(rows) == 17 and [r["kernels"] for r in rows[:16]] == list(PAPER_TABLE1)
+    assert rows[0]["note"] == "before" and rows[0]["delta"] is None and rows[0]["paper_delta"] is None
+    assert rows[1]["note"] == "proposed, ours" and rows[1]["delta"] == pytest.approx(0.03)
+    assert rows[1]["paper_delta"] == pytest.approx(0.0505)
+    assert rows[6]["paper_delta"] == pytest.approx(-0.1338) and rows[6]["iou"] is None
+    assert rows[-1]["kernels"] == (6, 6, 6) and rows[-1]["paper_iou"] is None
+    text = format_table1(rows)
+    lines = text.splitlines()
+    assert len(lines) == 2 + 17 and all(line.count("|") == 8 for line in lines)
+    assert "| 4, 8, 10 (proposed, ours) | 0.7041 | +0.0505 | 0.7300 | +0.0300 | 0.8400 | – |" in lines
+    with pytest.raises(ValueError, match="kernels"):
+        table1_rows({(4, 8): {"iou": 0.5}})

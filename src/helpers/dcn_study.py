@@ -7,7 +7,11 @@ smaller kernel gives a higher-contrast map and a larger kernel a lower-contrast 
 private data set B it lists the test IoU of 16 kernel settings (:data:`PAPER_TABLE1`).
 
 :func:`feature_map_contrast` turns "contrast" into a number so the claim can be checked and
-the choice automated (the paper's future work).
+the choice automated (the paper's future work): :func:`table1_change` makes the paper's one
+change (the worst branch's kernel reduced, as far as Table 1 went), :func:`propose_kernels` and
+:func:`contrast_guided_search` repeat that change automatically, driven by the measured contrast,
+:func:`kernel_contrast_spearman` tests "smaller kernel, higher contrast", and
+:func:`table1_rows` / :func:`format_table1` put measured scores beside the paper's Table 1.
 """
 
 from __future__ import annotations
@@ -17,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["PAPER_TABLE1", "PAPER_TABLE1_BASELINE", "PAPER_TABLE1_PROPOSED", "branch_maps", "feature_map_contrast",
-           "plot_branch_maps"]
+__all__ = ["PAPER_TABLE1", "PAPER_TABLE1_BASELINE", "PAPER_TABLE1_PROPOSED", "branch_maps",
+           "contrast_guided_search", "feature_map_contrast", "format_table1", "kernel_contrast_spearman",
+           "plot_branch_maps", "propose_kernels", "table1_change", "table1_rows"]
 
 #: Table 1 of the paper: test IoU on its data set B (ant sensilla ssTEM, private) per
 #: deconvolution kernels ``(k1, k2, k3)`` of F1, F2, F3 (strides 2, 4, 8), in the paper's row order.
@@ -224,3 +229,274 @@ def plot_branch_maps(images: Any, maps: Any, masks: Any = None, *, kernels: Sequ
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     return fig
+
+
+# ----------------------------------------------------------------------------- choosing kernels
+
+#: Strides of F1, F2, F3 (as :data:`helpers.models.dcn.STRIDES`; repeated here so this module needs no torch).
+BRANCH_STRIDES = (2, 4, 8)
+
+
+def _kernels3(kernels: Any, name: str = "kernels") -> tuple[int, int, int]:
+    try:
+        ks = tuple(kernels)
+    except TypeError:
+        raise ValueError(f"{name} must be three kernel sizes (k1, k2, k3), got {kernels!r}") from None
+    if len(ks) != 3 or not all(isinstance(k, (int, np.integer)) and not isinstance(k, bool) and k >= 1 for k in ks):
+        raise ValueError(f"{name} must be three positive integer kernel sizes (k1, k2, k3), got {kernels!r}")
+    return tuple(int(k) for k in ks)  # type: ignore[return-value]
+
+
+def _contrast3(contrast: Any) -> np.ndarray:
+    c = np.asarray(contrast, dtype=np.float64)
+    if c.shape != (3,) or not np.isfinite(c).all():
+        raise ValueError(f"contrast must be three finite numbers (F1, F2, F3), got {contrast!r}")
+    return c
+
+
+def table1_change(branch: int, base: Sequence[int] = PAPER_TABLE1_BASELINE,
+                  table: dict[tuple[int, int, int], float] | None = None) -> tuple[int, int, int]:
+    """The paper's change for a branch whose map "does not work well": its kernel reduced, as far as Table 1 went.
+
+    Among the rows of ``table`` that differ from ``base`` in ``branch`` alone, with a smaller
+    kernel there, the one with the smallest kernel: F1 -> ``(2, 8, 16)``, F2 -> ``(4, 6, 16)``,
+    F3 -> ``(4, 8, 10)`` (the paper's own choice on its data set B).
+
+    Args:
+        branch: 0, 1 or 2 for F1, F2, F3 (e.g. the argmin of the measured contrast).
+        base: the kernels before the change.
+        table: rows to choose from; default :data:`PAPER_TABLE1`.
+
+    Returns:
+        The new kernels ``(k1, k2, k3)``.
+
+    Raises:
+        ValueError: ``branch`` not in 0..2, or no row of ``table`` reduces that branch alone.
+
+    Example:
+        >>> table1_change(2), table1_change(0)
+        ((4, 8, 10), (2, 8, 16))
+    """
+    if isinstance(branch, bool) or not isinstance(branch, (int, np.integer)) or not 0 <= branch <= 2:
+        raise ValueError(f"branch must be 0, 1 or 2 (F1, F2, F3), got {branch!r}")
+    b = int(branch)
+    base = _kernels3(base, "base")
+    rows = PAPER_TABLE1 if table is None else table
+    cands = [k for k in rows if all(k[i] == base[i] for i in range(3) if i != b) and k[b] < base[b]]
+    if not cands:
+        raise ValueError(f"no row of the table changes only F{b + 1}'s kernel of {base} to a smaller one")
+    return min(cands, key=lambda k: k[b])
+
+
+def propose_kernels(kernels: Sequence[int], contrast: Any, tried: Any = (), *, step: int = 2,
+                    min_kernels: Sequence[int] = BRANCH_STRIDES) -> tuple[tuple[int, int, int], int] | None:
+    """Next kernels to train, read off the maps: shrink the kernel of the lowest-contrast branch.
+
+    The paper's rule, made mechanical: the branch whose map has the lowest contrast is the one
+    that "does not work well", and a smaller kernel sharpens a map. Branches are tried from the
+    lowest contrast up; for each, the kernel is reduced by ``step``, ``2 step``, ... down to
+    ``min_kernels[b]`` (by default the branch's stride: a kernel below the stride leaves pixels
+    that no feature writes), and the first setting not in ``tried`` is returned.
+
+    Args:
+        kernels: the current kernels ``(k1, k2, k3)``.
+        contrast: the measured contrast of F1, F2, F3 (e.g. the mean of
+            :func:`feature_map_contrast` over tuning images).
+        tried: settings already trained (skipped).
+        step: kernel decrement (2 keeps even kernels even, as in Table 1).
+        min_kernels: smallest kernel per branch.
+
+    Returns:
+        ``(new_kernels, branch)`` or ``None`` when every reduction was tried.
+
+    Example:
+        >>> propose_kernels((4, 8, 16), [0.30, 0.25, 0.12])  # F3 has the flattest map
+        ((4, 8, 14), 2)
+        >>> propose_kernels((4, 8, 16), [0.30, 0.25, 0.12], tried={(4, 8, 14)})
+        ((4, 8, 12), 2)
+    """
+    ks = _kernels3(kernels)
+    c = _contrast3(contrast)
+    step = int(step)
+    if step < 1:
+        raise ValueError(f"step must be >= 1, got {step}")
+    lows = _kernels3(min_kernels, "min_kernels")
+    done = {_kernels3(t, "tried") for t in tried}
+    for b in np.argsort(c, kind="stable"):
+        b = int(b)
+        k = ks[b] - step
+        while k >= lows[b]:
+            cand = tuple(k if i == b else ks[i] for i in range(3))
+            if cand not in done:
+                return cand, b  # type: ignore[return-value]
+            k -= step
+    return None
+
+
+def contrast_guided_search(evaluate: Any, start: Sequence[int] = PAPER_TABLE1_BASELINE, budget: int = 6, *,
+                           score: str = "iou", step: int = 2,
+                           min_kernels: Sequence[int] = BRANCH_STRIDES) -> dict[str, Any]:
+    """Choose DCN's kernels automatically from the feature maps: the paper's future work.
+
+    Train ``start``; then, ``budget - 1`` times: :func:`propose_kernels` from the best setting so
+    far and *its* map contrasts, train the proposal, and keep it as the best if its ``score``
+    is higher (greedy descent on the kernel sizes, the direction given by the maps). Every
+    setting is trained at most once.
+
+    Args:
+        evaluate: ``evaluate(kernels) -> {score: float, "contrast": [c1, c2, c3], ...}``, one
+            training of DCN with those kernels (the score measured on validation images, the
+            contrast on tuning images).
+        start: the first kernels (Chen et al.'s ``(4, 8, 16)``).
+        budget: trainings in all, ``start`` included (>= 1).
+        score: key of the score to maximise.
+        step, min_kernels: see :func:`propose_kernels`.
+
+    Returns:
+        ``{"best": kernels, "best_score": float, "history": [...]}``; each history entry has
+        ``kernels``, ``score``, ``contrast``, ``branch`` (the branch changed; ``None`` for
+        ``start``) and ``accepted``. Fewer than ``budget`` entries when no reduction is left.
+
+    Example:
+        >>> fake = lambda k: {"iou": 1 - abs(k[2] - 10) / 10, "contrast": [0.3, 0.3, 0.1 + 0.01 * (20 - k[2])]}
+        >>> out = contrast_guided_search(fake, budget=4)
+        >>> out["best"], [h["kernels"][2] for h in out["history"]]
+        ((4, 8, 10), [16, 14, 12, 10])
+    """
+    if not callable(evaluate):
+        raise ValueError(f"evaluate must be a callable kernels -> scores, got {type(evaluate).__name__}")
+    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
+        raise ValueError(f"budget must be an integer >= 1, got {budget!r}")
+
+    def run(kernels: tuple[int, int, int]) -> tuple[float, np.ndarray]:
+        r = evaluate(kernels)
+        if score not in r or "contrast" not in r:
+            raise ValueError(f"evaluate must return a dict with {score!r} and 'contrast', got keys {sorted(r)}")
+        s = float(r[score])
+        if not np.isfinite(s):
+            raise ValueError(f"evaluate returned a non-finite {score} for kernels {kernels}: {s}")
+        return s, _contrast3(r["contrast"])
+
+    ks = _kernels3(start, "start")
+    s, c = run(ks)
+    best = (ks, s, c)
+    history = [{"kernels": ks, "score": s, "contrast": c.tolist(), "branch": None, "accepted": True}]
+    tried = {ks}
+    while len(history) < budget:
+        prop = propose_kernels(best[0], best[2], tried, step=step, min_kernels=min_kernels)
+        if prop is None:
+            break
+        ks, branch = prop
+        tried.add(ks)
+        s, c = run(ks)
+        accepted = s > best[1]
+        if accepted:
+            best = (ks, s, c)
+        history.append({"kernels": ks, "score": s, "contrast": c.tolist(), "branch": branch, "accepted": accepted})
+    return {"best": best[0], "best_score": best[1], "history": history}
+
+
+def kernel_contrast_spearman(kernels: Any, contrast: Any) -> np.ndarray:
+    """Spearman rank correlation of each branch's kernel size with its map's contrast, over runs.
+
+    A negative value for a branch means "smaller kernel, higher contrast" (the paper's finding
+    on ISBI 2012). A branch whose kernel (or contrast) does not vary across the runs gets NaN.
+
+    Args:
+        kernels: ``(R, 3)`` kernels of ``R`` runs.
+        contrast: ``(R, 3)`` contrast of F1, F2, F3 of the same runs.
+
+    Returns:
+        ``(3,)`` float64 rank correlations (NaN where undefined).
+
+    Raises:
+        ValueError: shapes that are not ``(R, 3)`` with ``R >= 2`` or non-finite contrast.
+
+    Example:
+        >>> k = [(4, 8, 16), (4, 8, 10), (2, 6, 12)]
+        >>> c = [(0.2, 0.3, 0.1), (0.2, 0.3, 0.3), (0.25, 0.1, 0.2)]
+        >>> kernel_contrast_spearman(k, c).round(2).tolist()
+        [-1.0, 1.0, -1.0]
+    """
+    from scipy.stats import rankdata
+
+    k = np.asarray(kernels, dtype=np.float64)
+    c = np.asarray(contrast, dtype=np.float64)
+    if k.ndim != 2 or k.shape[1] != 3 or k.shape != c.shape or k.shape[0] < 2:
+        raise ValueError(f"kernels and contrast must both be (runs, 3) with at least 2 runs, got {k.shape} and {c.shape}")
+    if not np.isfinite(c).all():
+        raise ValueError("contrast holds NaN or infinite values")
+    rho = np.full(3, np.nan)
+    for b in range(3):
+        if np.ptp(k[:, b]) == 0 or np.ptp(c[:, b]) == 0:
+            continue
+        rk, rc = rankdata(k[:, b]), rankdata(c[:, b])
+        rho[b] = float(np.corrcoef(rk, rc)[0, 1])
+    return rho
+
+
+def table1_rows(ours: dict[Any, dict[str, float]], *, baseline: Sequence[int] = PAPER_TABLE1_BASELINE,
+                chosen: Any = ()) -> list[dict[str, Any]]:
+    """The paper's Table 1 with measured scores beside it, one dict per row, in the paper's order.
+
+    Args:
+        ours: kernels -> ``{"iou": ..., "dice": ..., "mean_iou": ...}`` (any of them; keys given as
+            tuples or lists of three kernels). Settings not in the paper's table are appended.
+        baseline: the row the differences are taken from (ours and the paper's).
+        chosen: settings to mark as ours, e.g. the kernels chosen from the maps.
+
+    Returns:
+        Dicts with ``kernels``, ``note`` (``"before"``, ``"proposed"``, ``"ours"``),
+        ``paper_iou``, ``paper_delta``, ``iou``, ``delta``, ``dice``, ``mean_iou`` (``None`` where
+        not known).
+
+    Example:
+        >>> rows = table1_rows({(4, 8, 16): {"iou": 0.70}, (4, 8, 10): {"iou": 0.72}})
+        >>> rows[1]["kernels"], rows[1]["paper_delta"], round(rows[1]["delta"], 3)
+        ((4, 8, 10), 0.0505, 0.02)
+    """
+    measured = {_kernels3(k, "ours' kernels"): dict(v) for k, v in ours.items()}
+    base = _kernels3(baseline, "baseline")
+    marked = {_kernels3(k, "chosen") for k in chosen}
+    order = list(PAPER_TABLE1) + [k for k in measured if k not in PAPER_TABLE1]
+    b_iou = measured.get(base, {}).get("iou")
+    rows = []
+    for k in order:
+        m = measured.get(k, {})
+        paper = PAPER_TABLE1.get(k)
+        notes = ["before"] if k == base else ["proposed"] if k in PAPER_TABLE1_PROPOSED else []
+        if k in marked:
+            notes.append("ours")
+        iou = m.get("iou")
+        rows.append({
+            "kernels": k, "note": ", ".join(notes),
+            "paper_iou": paper,
+            "paper_delta": None if paper is None or k == base else round(paper - PAPER_TABLE1[base], 4),
+            "iou": iou, "delta": None if iou is None or b_iou is None or k == base else iou - b_iou,
+            "dice": m.get("dice"), "mean_iou": m.get("mean_iou"),
+        })
+    return rows
+
+
+def format_table1(rows: Sequence[dict[str, Any]], digits: int = 4) -> str:
+    """A Markdown table of :func:`table1_rows` (the paper's layout: kernels, IoU, difference from "before").
+
+    Example:
+        >>> print(format_table1(table1_rows({(4, 8, 16): {"iou": 0.7}})).splitlines()[2])
+        | 4, 8, 16 (before) | 0.6536 |  | 0.7000 |  | – | – |
+    """
+    def f(v: Any, signed: bool = False) -> str:
+        if v is None or (isinstance(v, float) and not np.isfinite(v)):
+            return "–"
+        return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
+
+    lines = ["| kernels k1, k2, k3 | paper IoU (data B) | paper Δ | our IoU (membrane) | our Δ | "
+             "our Dice (membrane) | our mean IoU |",
+             "|---|---|---|---|---|---|---|"]
+    for r in rows:
+        name = ", ".join(str(k) for k in r["kernels"]) + (f" ({r['note']})" if r.get("note") else "")
+        pd_ = "" if r["paper_delta"] is None and r["paper_iou"] is not None else f(r["paper_delta"], True)
+        od = "" if r["delta"] is None and r["iou"] is not None else f(r["delta"], True)
+        lines.append(f"| {name} | {f(r['paper_iou'])} | {pd_} | {f(r['iou'])} | {od} | {f(r['dice'])} | "
+                     f"{f(r['mean_iou'])} |")
+    return "\n".join(lines)
