@@ -131,3 +131,19 @@ def check_dir(path: str | Path, name: str = "path") -> Path:
     if not p.is_dir():
         raise ValueError(f"{name}: {p} is not a folder")
     return p
+
+
+def check_range_pair(value: Any, name: str, low: float, high: float) -> tuple[float, float]:
+    """``value`` as a pair ``(min, max)`` of floats with ``low <= min <= max <= high``.
+
+    Example:
+        >>> check_range_pair((2, 3), "size", 0, 10)
+        (2.0, 3.0)
+    """
+    try:
+        a, b = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (min, max), got {value!r}") from None
+    if not (low <= a <= b <= high):
+        raise ValueError(f"{name} must be a pair (min, max) with {low} <= min <= max <= {high}, got {value!r}")
+    return a, b

@@ -28,21 +28,11 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from ..checks import check_positive_int
+from ..checks import check_positive_int, check_range_pair
 
 __all__ = ["EM_CLASSES", "synthetic_em", "plot_em_examples"]
 
 EM_CLASSES = ("background", "membrane", "mitochondria")
-
-
-def _check_range_pair(value: Any, name: str, low: float, high: float) -> tuple[float, float]:
-    try:
-        a, b = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair (min, max), got {value!r}") from None
-    if not (low <= a <= b <= high):
-        raise ValueError(f"{name} must be a pair (min, max) with {low} <= min <= max <= {high}, got {value!r}")
-    return a, b
 
 
 def _smooth_field(rng: np.random.Generator, n: int, size: int, knots: int, channels: int = 1) -> np.ndarray:
@@ -81,9 +71,9 @@ def synthetic_em(n: int, size: int = 256, *, seed: int = 0, cells: tuple[int, in
     """
     n = check_positive_int(n, "n")
     size = check_positive_int(size, "size", minimum=32)
-    c_lo, c_hi = _check_range_pair(cells, "cells", 2, 1000)
-    w_lo, w_hi = _check_range_pair(membrane_width, "membrane_width", 1.0, 20.0)
-    m_lo, m_hi = _check_range_pair(mitochondria, "mitochondria", 0, 200)
+    c_lo, c_hi = check_range_pair(cells, "cells", 2, 1000)
+    w_lo, w_hi = check_range_pair(membrane_width, "membrane_width", 1.0, 20.0)
+    m_lo, m_hi = check_range_pair(mitochondria, "mitochondria", 0, 200)
     for value, name, hi in ((noise, "noise", 0.5), (blur, "blur", 5.0)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= hi:
             raise ValueError(f"{name} must be a number in [0, {hi}], got {value!r}")

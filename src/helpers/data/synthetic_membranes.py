@@ -30,21 +30,11 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from ..checks import check_positive_int
+from ..checks import check_positive_int, check_range_pair
 
 __all__ = ["plot_membrane_examples", "synthetic_membranes"]
 
 _PAD = 3  # grid cells of seeds beyond each image border (the warp moves coordinates by < 1 cell)
-
-
-def _pair(value: Any, name: str, low: float, high: float) -> tuple[float, float]:
-    try:
-        a, b = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair (min, max), got {value!r}") from None
-    if not (low <= a <= b <= high):
-        raise ValueError(f"{name} must be a pair (min, max) with {low} <= min <= max <= {high}, got {value!r}")
-    return a, b
 
 
 def _number(value: Any, name: str, low: float, high: float) -> float:
@@ -96,7 +86,7 @@ def synthetic_membranes(n: int, size: int = 512, *, seed: int = 0, cell_size: fl
     n = check_positive_int(n, "n")
     size = check_positive_int(size, "size", minimum=32)
     cell = _number(cell_size, "cell_size", 12.0, float(size))
-    w_lo, w_hi = _pair(membrane_width, "membrane_width", 1.0, cell / 3)
+    w_lo, w_hi = check_range_pair(membrane_width, "membrane_width", 1.0, cell / 3)
     p_mito = _number(mitochondria, "mitochondria", 0.0, 1.0)
     noise = _number(noise, "noise", 0.0, 0.5)
     blur = _number(blur, "blur", 0.0, 5.0)
