@@ -71,3 +71,12 @@ def test_read_results_errors(tmp_path):
     (tmp_path / "results.json").write_text("{not json")
     with pytest.raises(ValueError, match="is not valid JSON"):
         read_results(tmp_path)
+
+
+def test_results_json_is_readable_by_others(tmp_path):
+    import stat
+
+    from helpers.results import Results
+
+    path = Results("x", profile="smoke", data_source="synthetic", seed=0).write(tmp_path)
+    assert stat.S_IMODE(path.stat().st_mode) & 0o044 == 0o044

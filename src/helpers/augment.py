@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .checks import check_choice, check_positive_int
+from .checks import check_choice, check_finite, check_positive_int, check_range
 
 AUGMENTATIONS = ("none", "affine_blur")
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -107,6 +107,9 @@ def one_hot_with_ignore(y: torch.Tensor, num_classes: int, ignore_index: int = 2
     Ignored pixels get an all-zero target and ``valid = False``. ``validate`` checks the label
     range, which reads a value back from the device: leave it off inside a training step.
     """
+    num_classes = check_positive_int(num_classes, "num_classes")
+    if not isinstance(y, torch.Tensor):
+        raise TypeError(f"y must be a torch tensor of integer labels (N, H, W), got {type(y).__name__}")
     if y.ndim != 3 or y.is_floating_point():
         raise ValueError(f"y must be integer labels (N, H, W), got {tuple(y.shape)} {y.dtype}")
     valid = y != ignore_index
@@ -122,6 +125,12 @@ def cutmix_boxes(lam: torch.Tensor, height: int, width: int, generator: torch.Ge
     The box has the image's aspect ratio, sides ``sqrt(1 - lam)`` of the image's, and a centre drawn
     uniformly; it is clipped at the border (so the area can be smaller, as in CutMix).
     """
+    height, width = check_positive_int(height, "height"), check_positive_int(width, "width")
+    if not isinstance(lam, torch.Tensor) or lam.ndim != 1 or not lam.is_floating_point():
+        got = f"{tuple(lam.shape)} {lam.dtype}" if isinstance(lam, torch.Tensor) else type(lam).__name__
+        raise ValueError(f"lam must be a 1-D float tensor (N,) of mixing ratios, got {got}")
+    if lam.device.type == "cpu":  # free there; on a GPU it would be a host sync per step
+        check_range(lam, "lam", 0.0, 1.0)
     n = lam.shape[0]
     dev = lam.device
     rh = (height * torch.sqrt(1 - lam)).round()
@@ -148,7 +157,7 @@ def mix_batch(x: torch.Tensor, y: torch.Tensor, num_classes: int, *, mode: str =
         mode: ``"mixup"``, ``"cutmix"`` or ``"random"`` (one of the two per batch, as the paper).
         alpha: ``lam ~ Beta(alpha, alpha)`` per sample.
         generator: a CPU ``torch.Generator`` for reproducible draws.
-        validate: check the label range (a host sync; off inside a training step).
+        validate: check the label range and finite images (host syncs; off inside a training step).
 
     Returns:
         ``(x_mixed, soft_target (N, num_classes, H, W), valid (N, H, W), info)``. Where
@@ -164,10 +173,17 @@ def mix_batch(x: torch.Tensor, y: torch.Tensor, num_classes: int, *, mode: str =
         True
     """
     check_choice(mode, "mode", MIX_MODES)
+    num_classes = check_positive_int(num_classes, "num_classes")
+    if not isinstance(x, torch.Tensor) or not isinstance(y, torch.Tensor):
+        raise TypeError(f"x and y must be torch tensors, got {type(x).__name__} and {type(y).__name__}")
+    if not x.is_floating_point():
+        raise ValueError(f"x must be a float tensor of images (N, C, H, W), got dtype {x.dtype}")
     if x.ndim != 4 or y.shape != (x.shape[0], *x.shape[2:]):
         raise ValueError(f"x must be (N, C, H, W) and y (N, H, W) of the same N, H, W; got {tuple(x.shape)} and {tuple(y.shape)}")
     if not alpha > 0:
         raise ValueError(f"alpha must be > 0, got {alpha}")
+    if validate:
+        check_finite(x, "x")  # a NaN pixel would spread to its mixing partner
     n, _, h, w = x.shape
     gen = generator if generator is not None else torch.Generator().manual_seed(int(torch.randint(0, 2**31, ())))
     used = mode if mode != "random" else ("mixup" if torch.rand((), generator=gen) < 0.5 else "cutmix")

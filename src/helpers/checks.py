@@ -147,3 +147,29 @@ def check_range_pair(value: Any, name: str, low: float, high: float) -> tuple[fl
     if not (low <= a <= b <= high):
         raise ValueError(f"{name} must be a pair (min, max) with {low} <= min <= max <= {high}, got {value!r}")
     return a, b
+
+
+def check_seed(seed: Any, name: str = "seed") -> int:
+    """Return ``seed`` as an int if it is a non-negative integer (what ``np.random.default_rng`` takes).
+
+    Example:
+        >>> check_seed(3)
+        3
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"{name} must be a non-negative integer, got {seed!r}")
+    return int(seed)
+
+
+def check_float_images(x: Any, who: str) -> None:
+    """Require a floating-point torch tensor of images before a model's forward pass.
+
+    Without it a NumPy array or an integer tensor fails deep inside ``conv2d`` with
+    ``expected scalar type Long but found Float``.
+    """
+    if not (_is_torch(x) and hasattr(x, "is_floating_point")):
+        raise TypeError(f"{who} expects a torch tensor of images (N, C, H, W), got {type(x).__name__}; "
+                        "convert with torch.as_tensor(x)")
+    if not x.is_floating_point():
+        raise ValueError(f"{who} expects float images (N, C, H, W), got dtype {x.dtype}; "
+                         "convert with x.float() (and scale to [0, 1])")

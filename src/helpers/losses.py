@@ -34,10 +34,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check_array, check_range, check_same_shape
+from .checks import check_array, check_finite, check_range, check_same_shape
 
 __all__ = ["dice_loss", "bce_dice_loss", "soft_target_cross_entropy", "DiceLoss", "BCEDiceLoss",
-           "SoftTargetCrossEntropy", "segmentation_cross_entropy", "main_aux_loss"]
+           "SoftTargetCrossEntropy", "segmentation_cross_entropy", "main_aux_loss", "check_class_target"]
 
 
 # ----------------------------------------------------------------------------- helpers
@@ -90,7 +90,7 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0, vali
         target: same shape, values in ``[0, 1]`` (float, bool or integer 0/1).
         eps: additive smoothing (>= 0): keeps the loss defined (= 0) for an image whose
             mask and prediction are both empty. ``eps=0`` gives the paper's exact formula.
-        validate: check that target lies in ``[0, 1]`` (one host read-back).
+        validate: check that target lies in ``[0, 1]`` and logits are finite (host read-backs).
 
     Returns:
         Scalar float32 loss (float64 for float64 logits).
@@ -109,6 +109,7 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0, vali
     _check_logits(logits)
     _check_target(target, logits)
     if validate:
+        check_finite(logits, "logits")  # a NaN logit would give a NaN loss, not an error
         check_range(target, "target", 0.0, 1.0)
     dtype = _compute_dtype(logits)
     p = torch.sigmoid(logits.to(dtype)).flatten(1)
@@ -137,7 +138,7 @@ def bce_dice_loss(
         bce_weight: weight of the BCE term (>= 0).
         dice_weight: weight of the Dice term (>= 0).
         eps: Dice smoothing, see :func:`dice_loss`.
-        validate: check target values (one host read-back).
+        validate: check target values and finite logits (host read-backs).
 
     Returns:
         Scalar loss in float32 (float64 for float64 logits).
@@ -155,6 +156,7 @@ def bce_dice_loss(
     _check_logits(logits)
     _check_target(target, logits)
     if validate:
+        check_finite(logits, "logits")  # a NaN logit would give a NaN loss, not an error
         check_range(target, "target", 0.0, 1.0)
     dtype = _compute_dtype(logits)
     z, t = logits.to(dtype), target.to(dtype)
@@ -187,7 +189,7 @@ def soft_target_cross_entropy(
             border). Its targets are not checked and may be all zero.
         valid_mask: the same information the other way round, **True where a pixel counts**.
             Give at most one of the two.
-        validate: check the soft targets' values (one host read-back).
+        validate: check the soft targets' values and finite logits (host read-backs).
         atol: tolerance on the per-pixel sum of ``soft_target`` (bf16 targets need ~1e-2).
 
     Returns:
@@ -231,6 +233,7 @@ def soft_target_cross_entropy(
     dtype = _compute_dtype(logits)
     q = soft_target.to(dtype)
     if validate:
+        check_finite(logits, "logits")
         qv = q.movedim(1, -1)[valid] if valid is not None else q.movedim(1, -1)
         if qv.numel():
             if float(qv.min()) < -atol:
@@ -323,7 +326,42 @@ class SoftTargetCrossEntropy(nn.Module):
 # ----------------------------------------------------------------------------- PSPNet (main + auxiliary head)
 
 
-def segmentation_cross_entropy(logits: torch.Tensor, target: Any, ignore_index: int = 255) -> torch.Tensor:
+def check_class_target(logits: torch.Tensor, target: Any, ignore_index: int | None = 255,
+                       validate: bool | None = None, name: str = "target") -> None:
+    """Check integer labels ``(N, H, W)`` against logits ``(N, C, H, W)`` before a cross-entropy.
+
+    Shape and dtype are always checked (free). The label range (``[0, C)`` or ``ignore_index``)
+    needs a look at the values: with ``validate=None`` it is checked for CPU tensors only, where
+    that costs no device sync; ``True``/``False`` force it on/off. Without the check an
+    out-of-range label gives PyTorch's bare ``IndexError: Target 7 is out of bounds`` (or, on a
+    GPU, a device-side assert).
+    """
+    _check_logits(logits)
+    if not isinstance(target, torch.Tensor):
+        raise TypeError(f"{name} must be a torch tensor of class indices, got {type(target).__name__}")
+    if target.is_floating_point() or target.is_complex() or target.dtype == torch.bool:
+        raise ValueError(f"{name} must hold integer class indices (N, H, W), got dtype {target.dtype}; "
+                         "a float mask needs .long() (or a binary loss such as bce_dice_loss)")
+    want = (logits.shape[0],) + tuple(logits.shape[2:])
+    if tuple(target.shape) != want:
+        raise ValueError(f"{name} must have shape {want} (logits {tuple(logits.shape)} without the class axis), "
+                         f"got {tuple(target.shape)}")
+    if validate is None:
+        validate = target.device.type == "cpu"
+    if validate and target.numel():
+        c = logits.shape[1]
+        bad = (target < 0) | (target >= c)
+        if ignore_index is not None:
+            bad &= target != ignore_index
+        if bool(bad.any()):
+            vals = target[bad]
+            extra = f" or ignore_index={ignore_index}" if ignore_index is not None else ""
+            raise ValueError(f"{name} labels must be in [0, {c}){extra} for logits with C={c} classes, "
+                             f"got min {int(vals.min())}, max {int(vals.max())}")
+
+
+def segmentation_cross_entropy(logits: torch.Tensor, target: Any, ignore_index: int = 255,
+                               validate: bool | None = None) -> torch.Tensor:
     """Cross entropy for hard or mixed (soft) segmentation targets.
 
     Args:
@@ -332,10 +370,16 @@ def segmentation_cross_entropy(logits: torch.Tensor, target: Any, ignore_index: 
             ``(soft_target (N, C, H, W), valid (N, H, W) bool)`` produced by
             :func:`helpers.augment.mix_batch`.
         ignore_index: label of unlabelled pixels.
+        validate: check the label range; ``None`` = only for CPU tensors (no device sync),
+            see :func:`check_class_target`.
+
+    Raises:
+        ValueError: wrong target shape or dtype, labels outside ``[0, C)`` other than ``ignore_index``.
     """
     if isinstance(target, (tuple, list)):
         soft, valid = target
         return soft_target_cross_entropy(logits, soft, valid_mask=valid, validate=False)
+    check_class_target(logits, target, ignore_index, validate)
     return F.cross_entropy(logits.float(), target, ignore_index=ignore_index)
 
 

@@ -139,6 +139,11 @@ def _check_cm(cm: Any) -> Any:
     cm = _as_array(cm, "cm")
     if cm.ndim != 2 or cm.shape[0] != cm.shape[1] or cm.shape[0] < 1:
         raise ValueError(f"cm must be a square (C, C) confusion matrix with C >= 1, got shape {tuple(cm.shape)}")
+    if not _is_torch(cm) or cm.device.type == "cpu":  # free on the host; a GPU matrix is trusted (no sync)
+        lo = float(cm.min())
+        if not lo >= 0 or not math.isfinite(float(cm.max())):
+            raise ValueError(f"cm must hold non-negative finite pixel counts, found values in "
+                             f"[{lo:.4g}, {float(cm.max()):.4g}]")
     return cm
 
 

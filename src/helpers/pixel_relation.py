@@ -58,6 +58,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .checks import check_choice, check_integer_labels, check_positive_int
+from .losses import check_class_target
 
 __all__ = ["sample_anchors", "pixel_relation_loss", "PixelRelationLoss", "fewshot_loss", "FewShotLoss"]
 
@@ -306,8 +307,8 @@ def fewshot_loss(output: Any, target: torch.Tensor, *, relation_weight: float = 
         target: ``(N, H, W)`` integer labels; ``ignore_index`` pixels count in neither term.
         relation_weight: ``λ >= 0``; ``0`` gives the baseline's plain cross-entropy.
         variant, anchor, ignore_index, grouped, generator: see :func:`pixel_relation_loss`.
-        validate: check the label range (a host sync; off by default, for training loops; the
-            cross-entropy rejects out-of-range labels anyway).
+        validate: check the label range on any device (a host sync; off by default, for training
+            loops). CPU labels are always range-checked (free there); shapes and dtype always.
 
     Returns:
         Scalar float32 loss. During :func:`helpers.training.evaluate` the relation term draws
@@ -328,6 +329,8 @@ def fewshot_loss(output: Any, target: torch.Tensor, *, relation_weight: float = 
     if not isinstance(logits, torch.Tensor) or logits.ndim != 4 or not logits.is_floating_point():
         got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
         raise ValueError(f"logits must be a float tensor (N, C, H, W), got {got}")
+    # Shapes and dtype always; label range on CPU or with validate (a bare IndexError otherwise).
+    check_class_target(logits, target, ignore_index, validate=True if validate else None)
     ce = F.cross_entropy(logits.float(), target, ignore_index=ignore_index)
     if features is None or relation_weight == 0:
         return ce

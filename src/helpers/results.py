@@ -155,6 +155,7 @@ class Results:
         with os.fdopen(fd, "w") as fh:
             json.dump(data, fh, indent=2)
             fh.write("\n")
+        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; others on a shared hub must read it
         os.replace(tmp, path)
         return path
 

@@ -264,6 +264,56 @@ def _validate_name(name: str) -> None:
         raise ValueError(f"parameter {name!r} is set by the runner; use {flag} instead of -p {name}")
 
 
+_DATA_SOURCES = ("synthetic", "real")
+
+
+def _validate_values(params: Mapping[str, Any]) -> None:
+    """Reject values of the contract's parameters (spec section 3) that no notebook can use."""
+    if "data_source" in params and params["data_source"] not in _DATA_SOURCES:
+        raise ValueError(f"parameter data_source must be one of {list(_DATA_SOURCES)}, got {params['data_source']!r}")
+    if "seed" in params:
+        seed = params["seed"]
+        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+            raise ValueError(f"parameter seed must be a non-negative integer, got {seed!r}")
+    if "data_root" in params and params["data_root"] is not None and not isinstance(params["data_root"], str):
+        raise ValueError(f"parameter data_root must be a folder path or None, got {params['data_root']!r}")
+
+
+def declared_parameters(nb: str | os.PathLike) -> list[str] | None:
+    """Names assigned in the notebook's ``parameters`` cell (``None`` when it has none)."""
+    import ast
+
+    import nbformat
+
+    book = nbformat.read(str(nb), as_version=4)
+    for cell in book.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            try:
+                tree = ast.parse(cell.source)
+            except SyntaxError:
+                return None
+            names = [t.id for node in ast.walk(tree) if isinstance(node, (ast.Assign, ast.AnnAssign))
+                     for t in (node.targets if isinstance(node, ast.Assign) else [node.target])
+                     if isinstance(t, ast.Name)]
+            return sorted(set(names))
+    return None
+
+
+def _validate_declared(params: Mapping[str, Any], paths: Sequence[Path]) -> None:
+    """A parameter that none of the notebooks declares is a typo papermill would only warn about."""
+    if not params:
+        return
+    declared = [d for d in (declared_parameters(p) for p in paths) if d is not None]
+    if not declared:
+        return
+    known = set().union(*declared)
+    unknown = [name for name in params if name not in known]
+    if unknown:
+        names = ", ".join(p.stem for p in paths[:3]) + (", ..." if len(paths) > 3 else "")
+        raise ValueError(f"unknown parameter {unknown[0]!r} (-p {unknown[0]}): no notebook of {names} declares it "
+                         f"in its parameters cell; known parameters: {', '.join(sorted(known))}")
+
+
 # -------------------------------------------------------------- notebook choice
 
 
@@ -851,7 +901,8 @@ def run_notebooks(
 
     Raises:
         ValueError: bad profile, timeout <= 0, jobs < 1, a reserved or invalid parameter
-            name, or an unknown notebook name.
+            name, a parameter no notebook declares, a bad ``data_source``/``seed``/``data_root``
+            value, or an unknown notebook name.
         FileNotFoundError: no notebooks folder to look names up in.
     """
     if profile not in PROFILES:
@@ -863,7 +914,9 @@ def run_notebooks(
     params = dict(parameters or {})
     for name in params:
         _validate_name(name)
+    _validate_values(params)
     paths = resolve_notebooks(notebooks, notebooks_dir)
+    _validate_declared(params, paths)
     repo_root = find_repo_root(Path(notebooks_dir) if notebooks_dir else None) or find_repo_root()
     if output is None:
         out = (repo_root / "results") if repo_root else Path("results")

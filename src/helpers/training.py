@@ -280,7 +280,10 @@ def fit(model: nn.Module, train_data: Any, *, loss_fn: Callable[..., torch.Tenso
         channels_last: NHWC memory format for the model and the images (faster convolutions on GPU).
         compile: wrap the model in ``torch.compile`` (pays off for runs of many steps).
         grad_clip: clip the gradient norm to this value.
-        checkpoint: file written atomically after every epoch; if it exists, training resumes from it.
+        checkpoint: file written atomically after every epoch. If it holds an unfinished run (fewer
+            than ``epochs`` epochs), training resumes from it; a finished run's checkpoint is
+            overwritten by a fresh run; one from a different run (seed, batch size, optimizer,
+            model size or number of samples differ) raises ``ValueError``.
         progress: a tqdm bar over epochs with the latest losses.
         seed: seeds the batch order.
 
@@ -299,6 +302,7 @@ def fit(model: nn.Module, train_data: Any, *, loss_fn: Callable[..., torch.Tenso
 
     epochs = check_positive_int(epochs, "epochs")
     check_choice(scheduler_interval, "scheduler_interval", ("epoch", "step"))
+    check_choice(task, "task", ("binary", "multiclass"))  # else a typo only fails after the first epoch
     device = resolve_device(device if device is None else str(device))
     amp = use_bf16(device) if amp is None else bool(amp)
     if device.type == "cuda":
@@ -320,8 +324,19 @@ def fit(model: nn.Module, train_data: Any, *, loss_fn: Callable[..., torch.Tenso
 
     history, start_epoch = History(), 0
     ckpt_path = Path(checkpoint) if checkpoint is not None else None
-    if ckpt_path is not None and ckpt_path.exists():
-        state = load_checkpoint(ckpt_path, map_location=device)
+    # What must match for a checkpoint to continue this run (the epoch count may grow).
+    run_id = {"seed": int(seed), "batch_size": int(batch_size), "optimizer": type(optimizer).__name__,
+              "parameters": int(sum(p.numel() for p in model.parameters())),
+              "samples": batches.num_samples if isinstance(batches, TensorBatches) else None}
+    state = load_checkpoint(ckpt_path, map_location=device) if ckpt_path is not None and ckpt_path.exists() else None
+    if state is not None and state.get("run") is not None and state["run"] != run_id:
+        diff = ", ".join(f"{k} {state['run'].get(k)!r} there, {v!r} here" for k, v in run_id.items()
+                         if state["run"].get(k) != v)
+        raise ValueError(f"checkpoint {ckpt_path} was written by a different training run ({diff}); "
+                         "delete it or pass another checkpoint= path to start afresh")
+    # A finished run's checkpoint (epoch >= epochs: e.g. a notebook run again into the same folder)
+    # is not reused: training starts afresh and overwrites it, so timings and results are this run's.
+    if state is not None and int(state["epoch"]) < epochs:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
         if scheduler is not None and state.get("scheduler") is not None:
@@ -377,7 +392,7 @@ def fit(model: nn.Module, train_data: Any, *, loss_fn: Callable[..., torch.Tenso
             _save_checkpoint(ckpt_path, {
                 "model": model.state_dict(), "optimizer": optimizer.state_dict(),
                 "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                "history": history.to_dict(), "epoch": epoch + 1,
+                "history": history.to_dict(), "epoch": epoch + 1, "run": run_id,
                 "batch_rng": batches._gen.get_state() if isinstance(batches, TensorBatches) else None,
             })
         if bar is not None:

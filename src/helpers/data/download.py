@@ -9,7 +9,7 @@ Offline, pass ``data_root=`` pointing at a copy laid out like the public one.
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import numpy as np
 
@@ -202,10 +202,16 @@ def fetch_files(dataset: str, base_url: str, files: dict[str, str], remote_path=
         data_root: a local copy; its files are checked for presence (no download).
 
     Raises:
+        ValueError: a key of ``files`` is absolute or climbs out of the folder with ``..``.
         FileNotFoundError: ``data_root`` lacks a file (named in the message).
         RuntimeError: a download failed (offline, or the hash did not match); the message names
             the URL and says how to use ``data_root`` instead.
     """
+    for rel in files:  # a registry entry must stay inside the dataset folder (no path traversal)
+        parts = PurePosixPath(str(rel).replace("\\", "/")).parts
+        if not parts or parts[0] == "/" or ".." in parts or ":" in parts[0]:
+            raise ValueError(f"files: {rel!r} is not a relative path inside the {dataset} folder; "
+                             "expected e.g. 'train/images/1.png'")
     if data_root is not None:
         root = check_dir(data_root, "data_root")
         missing = [f for f in files if not (root / f).is_file()]

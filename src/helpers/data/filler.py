@@ -70,7 +70,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from ..checks import check_choice, check_positive_int
+from ..checks import check_choice, check_positive_int, check_seed
 
 MORPHOLOGIES = ("random", "dispersed", "aggregated")
 #: The names the paper uses for the three classes.
@@ -750,7 +750,7 @@ def filler_dataset(n_per_class: int, *, field_nm: float, pixels: int = 64, seed:
     for bad in ("n", "seed", "field_nm", "pixels"):
         if bad in slice_kwargs:
             raise ValueError(f"slice_kwargs must not set {bad!r}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     plan = []  # (class, structure seed, slice seed, slices) per structure
     for c in range(len(MORPHOLOGIES)):
         counts = np.full(structures_per_class, n_per_class // structures_per_class)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..checks import check_dir
+from ..checks import check_dir, check_positive_int
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
@@ -73,6 +73,13 @@ def load_image_mask_folder(root: str | os.PathLike, *, image_dir: str = "images"
     Example:
         >>> # images, masks, names = load_image_mask_folder("my_micrographs", size=256)
     """
+    if size is not None:
+        size = check_positive_int(size, "size")
+    if mask_map is not None:
+        bad = {k: v for k, v in mask_map.items()
+               if not all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) and a >= 0 for a in (k, v))}
+        if bad:
+            raise ValueError(f"mask_map must map mask values to class indices, both integers >= 0, got {bad}")
     root = check_dir(root, "root")
     img_root, mask_root = check_dir(root / image_dir, "image folder"), check_dir(root / mask_dir, "mask folder")
     images = {p.stem: p for p in sorted(img_root.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES}

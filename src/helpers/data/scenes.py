@@ -45,7 +45,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from ..checks import check_positive_int
+from ..checks import check_positive_int, check_seed
 
 # One entry per object class (class k+1 uses entry k): shape family, texture, texture period in
 # pixels at size 128, stripe orientation in degrees (image frame), hue centre, name.
@@ -247,7 +247,7 @@ def synthetic_scenes(n: int, size: int = 128, *, num_classes: int = 6, seed: int
     if num_classes > MAX_CLASSES:
         raise ValueError(f"num_classes must be in [2, {MAX_CLASSES}], got {num_classes}")
     ignore_border = check_positive_int(ignore_border, "ignore_border", minimum=0)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     basis = _smooth_basis(size, 5)
     images = np.empty((n, size, size, 3), np.float32)
@@ -371,7 +371,7 @@ def synthetic_leaves(n: int, size: int = 128, *, seed: int = 0,
         raise ValueError(f"lesion_fraction must be a pair (low, high), got {lesion_fraction!r}") from None
     if not (0.0 <= low <= high <= 1.0):
         raise ValueError(f"lesion_fraction must satisfy 0 <= low <= high <= 1, got {lesion_fraction!r}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     basis, fine_basis = _smooth_basis(size, 5), _smooth_basis(size, 14)
     images = np.empty((n, size, size, 3), np.float32)

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from ..checks import check_choice, check_positive_int
+from ..checks import check_choice, check_positive_int, check_seed
 
 TREATMENTS = ("short", "medium", "long")
 # Per treatment: grains per 256x256 image, grain-contrast spread, boundary brightness,
@@ -153,7 +153,7 @@ def synthetic_sem(n: int, size: int = 256, *, treatment: str | Sequence[str] = "
     boundary_width = check_positive_int(boundary_width, "boundary_width", minimum=2)
     if boundary_width > 8:
         raise ValueError(f"boundary_width must be in [2, 8], got {boundary_width}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     kinds = _treatments(treatment, n, rng)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     centres = (np.arange(6, dtype=np.float32) + 0.5) * size / 6

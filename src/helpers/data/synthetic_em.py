@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from ..checks import check_positive_int, check_range_pair
+from ..checks import check_positive_int, check_range_pair, check_seed
 
 __all__ = ["EM_CLASSES", "synthetic_em", "plot_em_examples"]
 
@@ -77,7 +77,7 @@ def synthetic_em(n: int, size: int = 256, *, seed: int = 0, cells: tuple[int, in
     for value, name, hi in ((noise, "noise", 0.5), (blur, "blur", 5.0)):
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= hi:
             raise ValueError(f"{name} must be a number in [0, {hi}], got {value!r}")
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     scale = size / 256.0
     area = scale**2
     f32 = np.float32

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from ..checks import check_positive_int, check_range_pair
+from ..checks import check_positive_int, check_range_pair, check_seed
 
 __all__ = ["plot_membrane_examples", "synthetic_membranes"]
 
@@ -90,7 +90,7 @@ def synthetic_membranes(n: int, size: int = 512, *, seed: int = 0, cell_size: fl
     p_mito = _number(mitochondria, "mitochondria", 0.0, 1.0)
     noise = _number(noise, "noise", 0.0, 0.5)
     blur = _number(blur, "blur", 0.0, 5.0)
-    rng = np.random.default_rng(seed)
+    rng = np.random.default_rng(check_seed(seed))
     f32 = np.float32
 
     # Seeds on a jittered grid with additive weights; jitter 0.15..0.85 of a cell and weights

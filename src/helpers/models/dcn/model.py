@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...checks import check_choice, check_positive_int
+from ...checks import check_choice, check_float_images, check_positive_int
 from ...losses import segmentation_cross_entropy
 
 __all__ = ["DCN", "DCNLoss", "PAPER_KERNELS", "STRIDES", "aux_weight_schedule", "dcn", "dcn_loss",
@@ -127,6 +127,7 @@ class DCN(nn.Module):
 
     def branches(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The three branch maps ``(F1, F2, F3)``, each ``(N, num_classes, H, W)``."""
+        check_float_images(x, "DCN")
         if x.ndim != 4:
             raise ValueError(f"DCN expects images (N, C, H, W), got shape {tuple(x.shape)}")
         if x.shape[1] != self.in_channels:

@@ -54,8 +54,8 @@ def filler_cnn(input_shape: tuple[int, int, int] = (64, 64, 1), *, fc_layers: in
         >>> m.output_shape, sum(isinstance(l, keras.layers.Dense) for l in m.layers)
         ((None, 3), 4)
     """
-    if len(input_shape) != 3 or min(input_shape[:2]) < 16:
-        raise ValueError(f"input_shape must be (H, W, C) with H, W >= 16, got {input_shape}")
+    if len(input_shape) != 3 or min(input_shape[:2]) < 16 or not input_shape[2] >= 1:
+        raise ValueError(f"input_shape must be (H, W, C) with H, W >= 16 and C >= 1, got {input_shape}")
     filters = check_positive_int(filters, "filters")
     num_classes = check_positive_int(num_classes, "num_classes", minimum=2)
     if not 0 <= dropout < 1:

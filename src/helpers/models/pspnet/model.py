@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...checks import check_choice, check_positive_int
+from ...checks import check_choice, check_float_images, check_positive_int
 
 
 def _conv_bn_relu(cin: int, cout: int, kernel: int) -> nn.Sequential:
@@ -101,8 +101,13 @@ class PSPNet(nn.Module):
         return self
 
     def forward(self, x: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        check_float_images(x, "PSPNet")
         if x.ndim != 4:
             raise ValueError(f"PSPNet expects images (N, C, H, W), got shape {tuple(x.shape)}")
+        cin = self.stem[0].in_channels
+        if x.shape[1] != cin:
+            raise ValueError(f"PSPNet was built for {cin} input channel(s) (in_channels={cin}), got {x.shape[1]} "
+                             f"(shape {tuple(x.shape)})")
         size = x.shape[-2:]
         f = self.layer2(self.layer1(self.stem(x)))
         f3 = self.layer3(f)

@@ -13,6 +13,7 @@ the ``+ x`` (the paper's "no skip connection" arm of Fig. 8).
 from __future__ import annotations
 
 import keras
+import numpy as np
 from keras import layers as L
 
 from ...checks import check_choice, check_positive_int
@@ -71,8 +72,10 @@ def residual_unet(input_shape: tuple[int, int, int] = (256, 256, 1), *, depth: i
         >>> m.output_shape
         (None, 64, 64, 1)
     """
-    if len(input_shape) != 3:
-        raise ValueError(f"input_shape must be (H, W, C), got {input_shape}")
+    if len(input_shape) != 3 or not all(
+            d is None and i < 2 or isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1
+            for i, d in enumerate(input_shape)):
+        raise ValueError(f"input_shape must be (H, W, C) of positive integers (H, W may be None), got {input_shape}")
     depth = check_positive_int(depth, "depth")
     if depth > 6:
         raise ValueError(f"depth must be in [1, 6], got {depth}")

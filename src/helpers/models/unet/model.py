@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ...checks import check_positive_int
+from ...checks import check_float_images, check_positive_int
 
 
 def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -54,6 +54,7 @@ class UNet(nn.Module):
         self.head = nn.Conv2d(widths[0], num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        check_float_images(x, "UNet")
         if x.ndim != 4 or x.shape[1] != self.in_channels:
             raise ValueError(f"UNet expects input (N, {self.in_channels}, H, W), got {tuple(x.shape)}")
         m = 2**self.depth
