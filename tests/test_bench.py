@@ -1,0 +1,281 @@
+"""The training benchmark (helpers.bench): arithmetic, schema, the CLI at toy sizes, the book page."""
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from helpers import bench
+from helpers.bench import (bench_markdown, count_flops, derive_metrics, gpu_busy_fraction, interval_union,
+                           peak_bf16_tflops, performance_markdown, run_bench, time_steps, write_performance_page)
+
+ROW_KEYS = {"model", "framework", "batch", "image_size", "fp32_images_per_s", "optimized_images_per_s", "speedup",
+            "peak_memory_gb", "tflops", "peak_fraction", "device", "fp32_step_ms", "bf16_step_ms",
+            "compiled_step_ms", "optimized_step_ms", "optimized_variant", "compile_seconds", "flops_per_step",
+            "fp32_tflops", "peak_tflops", "params", "errors", "notebook", "host_syncs_per_step",
+            "fp32_peak_memory_gb", "seconds"}
+ALL_MODELS = ["residual_unet", "deeplabv3plus_xception", "deeplabv3plus_mobilenetv2", "pspnet", "filler_cnn",
+              "grouped_unet", "dcn"]
+
+
+def check_row(r, peak=None):
+    """Schema and arithmetic of one measured row."""
+    assert ROW_KEYS <= set(r), ROW_KEYS - set(r)
+    assert not r["errors"], r["errors"]
+    assert r["fp32_step_ms"] > 0 and r["optimized_step_ms"] > 0 and r["flops_per_step"] > 0
+    assert r["optimized_step_ms"] == min(v for v in (r["bf16_step_ms"], r["compiled_step_ms"]) if v is not None)
+    assert math.isclose(r["fp32_images_per_s"], r["batch"] * 1e3 / r["fp32_step_ms"])
+    assert math.isclose(r["optimized_images_per_s"], r["batch"] * 1e3 / r["optimized_step_ms"])
+    assert math.isclose(r["speedup"], r["optimized_images_per_s"] / r["fp32_images_per_s"])
+    assert math.isclose(r["tflops"], r["flops_per_step"] / (r["optimized_step_ms"] / 1e3) / 1e12)
+    if peak is None:
+        assert r["peak_fraction"] is None
+    else:
+        assert math.isclose(r["peak_fraction"], r["tflops"] / peak)
+
+
+# ----------------------------------------------------------------------------- fast unit tests
+
+
+def test_peak_table():
+    assert peak_bf16_tflops("NVIDIA H100 80GB HBM3") == 989.0
+    assert peak_bf16_tflops("NVIDIA H200") == 989.0
+    assert peak_bf16_tflops("NVIDIA A100-SXM4-80GB") == 312.0
+    assert peak_bf16_tflops("NVIDIA H100 PCIe") == 756.0
+    assert peak_bf16_tflops("NVIDIA GeForce GTX 1080") is None
+    assert peak_bf16_tflops(None) is None and peak_bf16_tflops("cpu") is None
+
+
+def test_derive_metrics_arithmetic():
+    r = derive_metrics({"batch": 32, "fp32_step_ms": 100.0, "optimized_step_ms": 25.0, "flops_per_step": 2e13}, 989.0)
+    assert r["fp32_images_per_s"] == pytest.approx(320.0)
+    assert r["optimized_images_per_s"] == pytest.approx(1280.0)
+    assert r["speedup"] == pytest.approx(4.0)
+    assert r["tflops"] == pytest.approx(800.0) and r["fp32_tflops"] == pytest.approx(200.0)
+    assert r["peak_fraction"] == pytest.approx(800.0 / 989.0)
+    # missing measurements propagate as None, never as a crash or a fake number
+    r = derive_metrics({"batch": 4, "fp32_step_ms": None, "optimized_step_ms": 10.0, "flops_per_step": None}, None)
+    assert r["fp32_images_per_s"] is None and r["speedup"] is None
+    assert r["optimized_images_per_s"] == pytest.approx(400.0)
+    assert r["tflops"] is None and r["peak_fraction"] is None
+
+
+def test_interval_union():
+    assert interval_union([]) == 0
+    assert interval_union([(0, 2), (1, 3), (5, 6)]) == 4
+    assert interval_union([(0, 10), (2, 3), (4, 5)]) == 10
+    assert interval_union([(3, 3), (5, 4)]) == 0
+
+
+def test_time_steps_counts_and_excludes_warmup():
+    calls = []
+    r = time_steps(lambda: calls.append(1), torch.device("cpu"), warmup=3, steps=4)
+    assert len(calls) == 7 and r["step_ms"] >= 0 and r["first_step_s"] >= 0
+    calls.clear()
+    time_steps(lambda: calls.append(1), torch.device("cpu"), warmup=0, steps=2)
+    assert len(calls) == 3  # the first, untimed call always runs
+    with pytest.raises(ValueError):
+        time_steps(lambda: None, "cpu", steps=0)
+
+
+def test_count_flops_of_a_training_step():
+    lin = nn.Linear(10, 20, bias=False)
+    x = torch.rand(4, 10)
+    assert count_flops(lambda: lin(x)) == 2 * 4 * 10 * 20
+    # backward: the weight's gradient only (the input needs none), so twice the forward
+    assert count_flops(lambda: lin(x).sum().backward()) == 2 * 2 * 4 * 10 * 20
+    xg = x.clone().requires_grad_()
+    assert count_flops(lambda: lin(xg).sum().backward()) == 3 * 2 * 4 * 10 * 20
+
+
+def test_gpu_busy_fraction_on_cpu_runs_and_reports_none():
+    ran = []
+    r = gpu_busy_fraction(lambda: ran.append(1), "cpu")
+    assert ran == [1] and r["busy_fraction"] is None and r["method"] is None
+
+
+def test_unknown_model_is_rejected():
+    with pytest.raises(ValueError, match="unknown model"):
+        run_bench(device="cpu", quick=True, models=["nope"], busy=False)
+
+
+def test_model_specs_match_the_notebooks():
+    specs = {s.name: s for s in bench.model_specs()}
+    assert list(specs) == ALL_MODELS
+    assert (specs["pspnet"].batch, specs["pspnet"].image_size) == (32, 256)
+    assert (specs["grouped_unet"].batch, specs["grouped_unet"].image_size) == (4, 256)
+    assert (specs["dcn"].batch, specs["dcn"].image_size) == (8, 512)
+    assert (specs["filler_cnn"].batch, specs["filler_cnn"].image_size) == (128, 64)
+    assert (specs["residual_unet"].batch, specs["residual_unet"].image_size) == (32, 256)
+    assert {s.framework for s in specs.values()} == {"torch", "keras"}
+
+
+def test_torch_models_quick_schema_and_merge(tmp_path):
+    out = tmp_path / "bench.json"
+    doc = run_bench(device="cpu", quick=True, models=["grouped_unet", "dcn"], busy=False, output=out,
+                    command="test", log=lambda s: None)
+    on_disk = json.loads(out.read_text())
+    assert on_disk["rows"] == json.loads(json.dumps(doc["rows"]))
+    assert [r["model"] for r in on_disk["rows"]] == ["grouped_unet", "dcn"]
+    assert on_disk["device"] == "cpu" and on_disk["peak_bf16_tflops"] is None and on_disk["quick"] is True
+    for r in on_disk["rows"]:
+        check_row(r)
+        assert r["framework"] == "torch" and r["compiled_step_ms"] is None  # no compile on a CPU by default
+        assert r["optimized_variant"] == "bf16 eager" and r["peak_memory_gb"] is None
+        assert r["host_syncs_per_step"] is None  # counted on CUDA only
+    md = out.with_suffix(".md").read_text()
+    assert "| grouped_unet | torch | 2 | 32 px |" in md and "| dcn |" in md
+    # a second, partial run merges into the same table
+    run_bench(device="cpu", quick=True, models=["dcn"], busy=False, output=out, merge=True, log=lambda s: None)
+    merged = json.loads(out.read_text())
+    assert [r["model"] for r in merged["rows"]] == ["grouped_unet", "dcn"]
+    assert merged["rows"][0] == on_disk["rows"][0]
+
+
+def test_bench_markdown_formats_rows_and_failures():
+    row = derive_metrics({"model": "pspnet", "framework": "torch", "batch": 32, "image_size": 256,
+                          "fp32_step_ms": 200.0, "bf16_step_ms": 80.0, "compiled_step_ms": 60.0,
+                          "optimized_step_ms": 60.0, "optimized_variant": "bf16 + compile", "compile_seconds": 75.0,
+                          "peak_memory_gb": 12.345, "flops_per_step": 6e13, "errors": {}}, 989.0)
+    bad = derive_metrics({"model": "dcn", "framework": "torch", "batch": 8, "image_size": 512, "fp32_step_ms": 10.0,
+                          "optimized_step_ms": None, "flops_per_step": None,
+                          "errors": {"bf16": "RuntimeError: boom"}}, 989.0)
+    doc = {"device": "NVIDIA H100 80GB HBM3", "peak_bf16_tflops": 989.0, "settings": {"steps": 20, "warmup": 5},
+           "rows": [row, bad], "busy": [{"loop": "fit", "batch": 32, "image_size": 256, "busy_fraction": 0.93,
+                                         "method": "profiler", "seconds": 12.0}]}
+    md = bench_markdown(doc)
+    assert ("| pspnet | torch | 32 | 256 px | 160.0 | 533.3 | 3.33x | bf16 + compile | 200.0 / 80.0 / 60.0 | "
+            "12.35 |") in md
+    assert "1,000 | 101.1 % | 75 |" in md  # 6e13 FLOPs in 60 ms = 1000 TFLOP/s
+    assert "dcn bf16: RuntimeError: boom" in md
+    assert "| fit | 32 | 256 | 93 % | profiler | 12.0 |" in md
+
+
+def _summary(path, runs):
+    path.write_text(json.dumps({"updated": "x", "runs": runs}))
+    return path
+
+
+def test_write_performance_page_from_synthetic_json(tmp_path):
+    rows = [derive_metrics({"model": m, "framework": fw, "batch": 8, "image_size": 256, "fp32_step_ms": fp32,
+                            "optimized_step_ms": opt, "flops_per_step": 1e12, "errors": {}}, 989.0)
+            for m, fw, fp32, opt in [("pspnet", "torch", 100.0, 25.0), ("dcn", "torch", 30.0, 20.0),
+                                     ("filler_cnn", "keras (torch backend)", 10.0, 8.0)]]
+    bench_json = tmp_path / "bench.json"
+    bench_json.write_text(json.dumps({
+        "device": "NVIDIA H100 80GB HBM3", "peak_bf16_tflops": 989.0,
+        "command": "KERAS_BACKEND=torch python -m helpers.bench",
+        "created": "2026-01-01", "settings": {"steps": 20, "warmup": 5}, "rows": rows,
+        "busy": [{"loop": "fit PSPNet", "busy_fraction": 0.95, "method": "profiler"},
+                 {"loop": "keras fit", "busy_fraction": 0.6, "method": "profiler"}],
+        "notes": {"dcn": "launch-bound at batch 8"}}))
+    full = _summary(tmp_path / "full.json", [
+        {"notebook": "00_getting_started", "status": "ok", "seconds": 80.0, "profile": "full", "device": "NVIDIA H100"},
+        {"notebook": "03_filler_classification_hpo", "status": "ok", "seconds": 900.0, "profile": "full",
+         "device": "NVIDIA H100", "results": {"metrics": {"trials_per_hour": {"1": 500.0, "2": 900.0, "4": 2000.0}}}}])
+    smoke = _summary(tmp_path / "smoke.json", [
+        {"notebook": "00_getting_started", "status": "ok", "seconds": 50.0, "profile": "smoke", "device": "cpu"},
+        {"notebook": "03_filler_classification_hpo", "status": "failed", "seconds": 70.0, "profile": "smoke",
+         "device": "cpu"}])
+    page = write_performance_page(bench_json, [full, smoke], tmp_path / "book" / "performance.md",
+                                  notes={"busy": "the Keras loop copies every batch from the host"},
+                                  expected_notebooks=["00_getting_started", "03_filler_classification_hpo"])
+    text = page.read_text()
+    assert text.startswith("# Performance") and "generated by" in text
+    assert "| pspnet | torch | 8 | 256 px | 80.0 | 320.0 | 4.00x |" in text
+    assert "| pspnet: optimised step >= 2.5x fp32 eager | 4.00x on NVIDIA H100 80GB HBM3 | **met** |" in text
+    assert ("| dcn: optimised step >= 2.5x fp32 eager | 1.50x on NVIDIA H100 80GB HBM3 (1.67x short) | "
+            "**missed** |") in text
+    assert "filler_cnn: optimised" not in text  # the speedup target is for the torch models
+    assert "| GPU busy >= 90 %: fit PSPNet | 95 % (profiler) | **met** |" in text
+    assert "60 % (profiler), 30 points short | **missed** |" in text
+    # cost: 980 s full (over 900 s by 80 s), 120 s smoke but one notebook failed
+    assert "| 00_getting_started | 50 | 80 |" in text
+    assert "| 03_filler_classification_hpo | 70 (failed) | 900 |" in text
+    assert "| **total** | **120** (2.0 min) | **980** (16.3 min) |" in text
+    assert "16.3 min for 2 notebooks (NVIDIA H100), 1.3 min (9 %) over | **missed** |" in text
+    assert "not ok: 03_filler_classification_hpo | **missed** |" in text
+    assert "| 4.00x (2000 vs 500 trials/hour) | **met** |" in text
+    assert "- **dcn**: launch-bound at batch 8" in text and "- **busy**: the Keras loop" in text
+    # a notebook missing from a profile makes its total incomplete; measured elsewhere than an H100, no verdict
+    text = performance_markdown(json.loads(bench_json.read_text()) | {"device": "NVIDIA H200"},
+                                bench._load_summaries([full]), expected_notebooks=["00_getting_started", "01_x",
+                                                                                     "03_filler_classification_hpo"])
+    assert "not run: 01_x | **missed** |" in text  # already over 15 min
+    assert "| pspnet: optimised step >= 2.5x fp32 eager | 4.00x on NVIDIA H200 | not measured on an H100 |" in text
+    short = {("00_getting_started", "full"): {"notebook": "00_getting_started", "status": "ok", "seconds": 60.0}}
+    assert "not run: 01_x | incomplete |" in performance_markdown(None, short, expected_notebooks=["00_getting_started",
+                                                                                                   "01_x"])
+
+
+def test_performance_page_without_measurements(tmp_path):
+    page = write_performance_page(tmp_path / "missing.json", tmp_path / "missing_summary.json", tmp_path / "p.md")
+    text = page.read_text()
+    assert "No benchmark has been run yet" in text and "No runner summary yet" in text
+    assert text.count("not measured") == 3  # full, smoke, parallel search
+
+
+def test_cli_page_only(tmp_path):
+    bench_json = tmp_path / "bench.json"
+    bench_json.write_text(json.dumps({"device": "cpu", "rows": [], "busy": []}))
+    summ = _summary(tmp_path / "summary.json", [{"notebook": "00_getting_started", "status": "ok", "seconds": 9.0,
+                                                 "profile": "smoke", "device": "cpu"}])
+    out = tmp_path / "performance.md"
+    assert bench.main(["--page-only", "--output", str(bench_json), "--summary", str(summ), "--page", str(out)]) == 0
+    assert "| 00_getting_started | 9 |" in out.read_text()
+
+
+def test_keras_model_needs_the_torch_backend_or_runs(tmp_path):
+    """In this process Keras may already run on TensorFlow: the row then says how to fix it, without crashing."""
+    import keras
+
+    doc = run_bench(device="cpu", quick=True, models=["filler_cnn"], busy=False, log=lambda s: None)
+    (row,) = doc["rows"]
+    if keras.config.backend() == "torch":
+        check_row(row)
+        assert row["optimized_variant"] == "mixed_bfloat16"
+    else:
+        assert "KERAS_BACKEND=torch" in row["errors"]["fp32"] and row["speedup"] is None
+    assert keras.mixed_precision.global_policy().name == "float32"  # the policy is restored
+
+
+# ----------------------------------------------------------------------------- slow: compile, the CLI
+
+
+@pytest.mark.slow
+def test_compiled_twin_is_measured_and_reported(tmp_path):
+    doc = run_bench(device="cpu", quick=True, models=["dcn"], compile=True, busy=False, log=lambda s: None)
+    (r,) = doc["rows"]
+    check_row(r)
+    assert r["compiled_step_ms"] > 0 and r["compile_seconds"] > 0
+    assert r["optimized_variant"] in ("bf16 eager", "bf16 + compile")
+    assert doc["settings"]["compile"] is True
+
+
+
+@pytest.mark.slow
+def test_cli_quick_every_model_on_cpu(tmp_path):
+    """``python -m helpers.bench --device cpu --quick``: every model and both busy loops at toy sizes."""
+    out = tmp_path / "bench.json"
+    env = {**os.environ, "KERAS_BACKEND": "torch", "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-m", "helpers.bench", "--device", "cpu", "--quick", "--busy",
+                           "--output", str(out), "--markdown"], env=env, capture_output=True, text=True,
+                          timeout=600, cwd=Path(__file__).parents[1])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    doc = json.loads(out.read_text())
+    assert [r["model"] for r in doc["rows"]] == ALL_MODELS
+    assert doc["command"].startswith("KERAS_BACKEND=torch python -m helpers.bench --device cpu --quick")
+    assert doc["settings"]["keras_backend"] == "torch"
+    for r in doc["rows"]:
+        check_row(r)
+    assert {r["framework"] for r in doc["rows"]} == {"torch", "keras (torch backend)"}
+    assert [b["framework"] for b in doc["busy"]] == ["torch", "keras (torch backend)"]
+    assert all(b["busy_fraction"] is None and "error" not in b for b in doc["busy"])
+    assert "| residual_unet | keras (torch backend) | 2 | 32 px |" in proc.stdout
+    assert out.with_suffix(".md").read_text() in proc.stdout
