@@ -56,3 +56,31 @@ def test_committed_results_match_the_notebook(path):
     # The results.json printed by the notebook's last cell is the committed one.
     last = "".join("".join(o.get("text", "")) for o in cells(path)[-1].get("outputs", []))
     assert json.loads(last[last.index("{"):]) == res
+
+
+# Credentials that must never reach the repository, by the shapes their issuers give them.
+SECRET_PATTERNS = {
+    "AWS access key": r"AKIA[0-9A-Z]{16}",
+    "GitHub token": r"gh[pousr]_[A-Za-z0-9]{36,}",
+    "Hugging Face token": r"hf_[A-Za-z0-9]{30,}",
+    "private key": r"-----BEGIN [A-Z ]*PRIVATE KEY-----",
+    "Slack token": r"xox[abpr]-[A-Za-z0-9-]{10,}",
+    "password in a URL": r"[a-z+]+://[^/\s:@\"']+:(?!PASSWORD@)[^/\s:@\"']+@",
+}
+PUBLISHED = sorted([*NOTEBOOKS, *(ROOT / "notebooks" / "drafts").glob("*.ipynb"), *(ROOT / "results").rglob("*.json"),
+                    *(ROOT / "book").glob("*.md"), ROOT / "README.md"])
+
+
+@pytest.mark.parametrize("path", PUBLISHED, ids=lambda p: str(p.relative_to(ROOT)))
+def test_no_secret_in_published_files(path):
+    text = path.read_text(errors="replace")
+    found = [name for name, pattern in SECRET_PATTERNS.items() if re.search(pattern, text)]
+    assert not found, f"{path.relative_to(ROOT)} looks like it holds a {', '.join(found)}"
+
+
+@pytest.mark.parametrize("secret", ["AKIAABCDEFGHIJKLMNOP", "ghp_" + "a1" * 18, "hf_" + "x" * 34,
+                                    "-----BEGIN RSA PRIVATE KEY-----", "postgresql://bob:s3cret@db/x"])
+def test_secret_patterns_catch_examples(secret):
+    assert any(re.search(p, secret) for p in SECRET_PATTERNS.values())
+    # the documented placeholder of the worker command is not a secret
+    assert not re.search(SECRET_PATTERNS["password in a URL"], "postgresql+psycopg2://USER:PASSWORD@DBHOST:5432/DB")
