@@ -15,6 +15,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -150,3 +151,104 @@ def test_every_toc_page_renders(built_book, toc_entries):
         if "Traceback" in text:
             problems.append(f"{page.relative_to(built_book)}: contains a Traceback")
     assert not problems, "pages with problems:\n" + "\n".join(problems)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The built book in a real browser: Debian's Chromium, headless, driven through its ChromeDriver.
+
+ARTIFACTS = Path(os.environ.get("BOOK_TEST_ARTIFACTS") or ROOT / "build" / "test-artifacts")
+
+
+@pytest.fixture(scope="module")
+def served_book(built_book):
+    """The built HTML served on a free loopback port (file:// would hide broken absolute links)."""
+    import functools
+    import http.server
+    import threading
+
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args):  # one line per request would drown the test log
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(built_book)))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    import shutil
+
+    chromium, driver_path = shutil.which("chromium"), shutil.which("chromedriver")
+    if not chromium or not driver_path:
+        pytest.skip("needs Debian's chromium and chromium-driver (apt-get install chromium chromium-driver)")
+    webdriver = pytest.importorskip("selenium.webdriver", reason="needs selenium (pip install selenium)")
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = chromium
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--window-size=1280,1600", f"--user-data-dir={tmp_path_factory.mktemp('chromium')}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(driver_path), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+_PAGE_STATE = """
+// The page's own content (the header's launch-button logos sit in closed dropdowns: not figures).
+const main = document.querySelector('article') || document.querySelector('main') || document.body;
+const imgs = Array.from(main.querySelectorAll('img'));
+return {
+  ready: document.readyState,
+  text: main.innerText,
+  images: imgs.length,
+  broken_images: imgs.filter(i => !(i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().width > 0))
+                     .map(i => (i.getAttribute('src') || '').slice(0, 80)),
+  links: Array.from(document.querySelectorAll('a[href]')).map(a => a.href),
+};
+"""
+
+
+def test_every_page_loads_in_chromium_with_figures_and_working_links(browser, served_book, built_book, toc_entries):
+    from urllib.parse import unquote, urlsplit
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    problems, checked_links = [], set()
+    for entry in toc_entries:
+        name = _page_name(entry)
+        browser.get(f"{served_book}/{name}.html")
+        for _ in range(50):  # scripts from a CDN (MathJax) fail slowly on an offline machine
+            state = browser.execute_script(_PAGE_STATE)
+            if state["ready"] == "complete":
+                break
+            time.sleep(0.2)
+        where = f"{name}.html"
+        if state["ready"] != "complete":
+            problems.append(f"{where}: did not finish loading")
+        if "Traceback (most recent call last)" in state["text"]:
+            problems.append(f"{where}: shows a Python traceback")
+        if state["broken_images"]:
+            problems.append(f"{where}: figures that do not render: {state['broken_images'][:3]}")
+        if entry.startswith("notebooks/") and state["images"] == 0:
+            problems.append(f"{where}: a notebook page without a single figure")
+        for href in state["links"]:
+            parts = urlsplit(href)
+            if not href.startswith(served_book) or parts.path in checked_links:
+                continue  # external links are not followed: the test machine is offline
+            checked_links.add(parts.path)
+            target = built_book / unquote(parts.path).lstrip("/")
+            if target.is_dir():
+                target = target / "index.html"
+            if not target.is_file():
+                problems.append(f"{where}: broken internal link {parts.path}")
+        if name in (_page_name(toc_entries[0]), "notebooks/01_grain_boundary_unet"):
+            browser.save_screenshot(str(ARTIFACTS / f"{name.replace('/', '_')}.png"))
+    assert not problems, "\n".join(problems)
+    shots = sorted(ARTIFACTS.glob("*.png"))
+    assert len(shots) >= 2 and all(s.stat().st_size > 10_000 for s in shots), shots
