@@ -67,7 +67,8 @@ SECRET_PATTERNS = {
     "Slack token": r"xox[abpr]-[A-Za-z0-9-]{10,}",
     "password in a URL": r"[a-z+]+://[^/\s:@\"']+:(?!PASSWORD@)[^/\s:@\"']+@",
 }
-PUBLISHED = sorted([*NOTEBOOKS, *(ROOT / "notebooks" / "drafts").glob("*.ipynb"), *(ROOT / "results").rglob("*.json"),
+PUBLISHED = sorted([*NOTEBOOKS, *(ROOT / "notebooks" / "drafts").glob("*.ipynb"),
+                    *(ROOT / "notebooks" / "exercises").glob("*.ipynb"), *(ROOT / "results").rglob("*.json"),
                     *(ROOT / "book").glob("*.md"), ROOT / "README.md"])
 
 
