@@ -135,8 +135,9 @@ def cutmix_boxes(lam: torch.Tensor, height: int, width: int, generator: torch.Ge
     dev = lam.device
     rh = (height * torch.sqrt(1 - lam)).round()
     rw = (width * torch.sqrt(1 - lam)).round()
-    cy = torch.rand(n, generator=generator).to(dev) * height
-    cx = torch.rand(n, generator=generator).to(dev) * width
+    # Drawn on the CPU generator, copied without waiting for the GPU (a blocking copy syncs every step).
+    cy = torch.rand(n, generator=generator).to(dev, non_blocking=True) * height
+    cx = torch.rand(n, generator=generator).to(dev, non_blocking=True) * width
     y0, y1 = (cy - rh / 2).clamp(0, height), (cy + rh / 2).clamp(0, height)
     x0, x1 = (cx - rw / 2).clamp(0, width), (cx + rw / 2).clamp(0, width)
     yy = torch.arange(height, device=dev).view(1, -1, 1)
@@ -187,8 +188,8 @@ def mix_batch(x: torch.Tensor, y: torch.Tensor, num_classes: int, *, mode: str =
     n, _, h, w = x.shape
     gen = generator if generator is not None else torch.Generator().manual_seed(int(torch.randint(0, 2**31, ())))
     used = mode if mode != "random" else ("mixup" if torch.rand((), generator=gen) < 0.5 else "cutmix")
-    perm = torch.randperm(n, generator=gen).to(x.device)
-    lam = _beta(alpha, n, gen).to(x.device, torch.float32)
+    perm = torch.randperm(n, generator=gen).to(x.device, non_blocking=True)
+    lam = _beta(alpha, n, gen).to(x.device, non_blocking=True)
     q, valid = one_hot_with_ignore(y, num_classes, ignore_index, validate)
     if used == "mixup":
         l4 = lam.view(-1, 1, 1, 1).to(x.dtype)

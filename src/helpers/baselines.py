@@ -51,6 +51,9 @@ def hog_svm(train: tuple[Any, Any], test: tuple[Any, Any], *, C: float = 10.0, s
     model = make_pipeline(StandardScaler(), SVC(C=C, kernel="rbf", random_state=seed))
     model.fit(hog_features(x_tr, **hog_kwargs), y_tr)
     pred = model.predict(hog_features(x_te, **hog_kwargs)).astype(np.int64)
+    from .filler_study import correct_per_class
+
     classes = np.unique(np.concatenate([y_tr, y_te]))
+    counts = correct_per_class(y_te, pred, int(classes.max()) + 1)
     return {"accuracy": float((pred == y_te).mean()), "predictions": pred,
-            "correct_per_class": {int(c): int(((pred == y_te) & (y_te == c)).sum()) for c in classes}}
+            "correct_per_class": {int(c): counts[c] for c in classes}}

@@ -67,14 +67,15 @@ import json
 import math
 import os
 import sys
-import tempfile
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .results import atomic_write_text
 
 __all__ = [
     "PEAK_BF16_TFLOPS", "TARGET_SPEEDUP", "TARGET_BUSY", "TARGET_FULL_SECONDS", "TARGET_SMOKE_SECONDS",
@@ -282,7 +283,6 @@ class ModelSpec:
     build: Callable[[bool], tuple[Any, Any, Callable[[Any], Any]]]
     make_batch: Callable[[bool, Any], tuple[Any, Any]]
     description: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def size(self, quick: bool) -> tuple[int, int]:
         return (self.quick_batch, self.quick_image_size) if quick else (self.batch, self.image_size)
@@ -735,14 +735,6 @@ def _busy_keras(device: Any, quick: bool, method: str) -> dict[str, Any]:
 # ----------------------------------------------------------------------------- the whole run
 
 
-def _atomic_write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
-
-
 def _versions() -> dict[str, str | None]:
     out: dict[str, str | None] = {"python": sys.version.split()[0]}
     for name in ("torch", "keras"):
@@ -754,9 +746,9 @@ def _versions() -> dict[str, str | None]:
 def write_bench(doc: Mapping[str, Any], output: str | os.PathLike) -> tuple[Path, Path]:
     """Write ``bench.json`` at ``output`` and the Markdown table beside it (``.md``); returns both paths."""
     out = Path(output)
-    _atomic_write(out, json.dumps(doc, indent=2, default=float) + "\n")
+    atomic_write_text(out, json.dumps(doc, indent=2, default=float) + "\n")
     md = out.with_suffix(".md")
-    _atomic_write(md, bench_markdown(doc))
+    atomic_write_text(md, bench_markdown(doc))
     return out, md
 
 
@@ -794,7 +786,7 @@ def run_bench(*, device: str | None = None, quick: bool = False, models: Sequenc
     steps = (1 if quick else 20) if steps is None else int(steps)
     compile = (dev.type == "cuda") if compile is None else bool(compile)
     busy = (dev.type == "cuda") if busy is None else bool(busy)
-    specs = model_specs()
+    specs = all_specs = model_specs()
     if models:
         known = {s.name for s in specs}
         unknown = [m for m in models if m not in known]
@@ -825,7 +817,7 @@ def run_bench(*, device: str | None = None, quick: bool = False, models: Sequenc
             kept_rows = [r for r in old.get("rows", []) if r.get("model") not in mine]
             kept_busy = [] if busy else list(old.get("busy", []))
             doc["commands"] = list(old.get("commands") or [old.get("command")]) + [command]
-    order = {s.name: i for i, s in enumerate(model_specs())}
+    order = {s.name: i for i, s in enumerate(all_specs)}
 
     def rows_now(new: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return sorted(kept_rows + new, key=lambda r: order.get(r.get("model"), len(order)))
@@ -843,7 +835,6 @@ def run_bench(*, device: str | None = None, quick: bool = False, models: Sequenc
         doc["seconds"] = time.perf_counter() - t0
         if output is not None:
             write_bench(doc, output)
-    doc["rows"] = rows_now(new_rows)
     if busy:
         for what, fn in (("torch", _busy_torch), ("keras", _busy_keras)):
             try:
@@ -1070,7 +1061,7 @@ def write_performance_page(bench_json: str | os.PathLike | None, summary_json: A
     text = performance_markdown(bench, _load_summaries(src_list), notes=notes, sources=sources,
                                 expected_notebooks=expected_notebooks)
     out = Path(path)
-    _atomic_write(out, text)
+    atomic_write_text(out, text)
     return out
 
 

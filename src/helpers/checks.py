@@ -173,3 +173,21 @@ def check_float_images(x: Any, who: str) -> None:
     if not x.is_floating_point():
         raise ValueError(f"{who} expects float images (N, C, H, W), got dtype {x.dtype}; "
                          "convert with x.float() (and scale to [0, 1])")
+
+
+def check_number(value: Any, name: str, low: float, high: float, *, low_open: bool = False,
+                 high_open: bool = False) -> float:
+    """Return ``value`` as a finite float inside the interval, or raise a ValueError naming ``name``.
+
+    Example:
+        >>> check_number(0.5, "noise", 0.0, 1.0), check_number(3, "box", 0.0, float("inf"), low_open=True, high_open=True)
+        (0.5, 3.0)
+    """
+    lo_b, hi_b = ("(" if low_open else "["), (")" if high_open else "]")
+    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    if not number or not np.isfinite(value):
+        raise ValueError(f"{name} must be a number in {lo_b}{low}, {high}{hi_b}, got {value!r}")
+    v = float(value)
+    if (v <= low if low_open else v < low) or (v >= high if high_open else v > high):
+        raise ValueError(f"{name} must be a number in {lo_b}{low}, {high}{hi_b}, got {v}")
+    return v

@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from .checks import _is_torch
+
 __all__ = ["PAPER_TABLE1", "PAPER_TABLE1_BASELINE", "PAPER_TABLE1_PROPOSED", "branch_maps",
            "contrast_guided_search", "feature_map_contrast", "format_table1", "kernel_contrast_spearman",
            "plot_branch_maps", "propose_kernels", "table1_change", "table1_rows"]
@@ -49,10 +51,6 @@ PAPER_TABLE1: dict[tuple[int, int, int], float] = {
 PAPER_TABLE1_BASELINE = (4, 8, 16)
 #: The rows the paper marks as its method's choices (F3's kernel reduced).
 PAPER_TABLE1_PROPOSED = ((4, 8, 10), (4, 8, 12), (4, 8, 14))
-
-
-def _is_torch(x: Any) -> bool:
-    return type(x).__module__.startswith("torch")
 
 
 def feature_map_contrast(maps: Any, clip: float = 0.01) -> Any:
@@ -160,9 +158,9 @@ def branch_maps(model: Any, images: Any, channel: int = 0, batch_size: int = 8) 
             _, *fs = model(images[i:i + batch_size].to(device), return_branches=True)
             if not 0 <= channel < fs[0].shape[1]:
                 raise ValueError(f"channel must be in [0, {fs[0].shape[1] - 1}], got {channel}")
-            out.append(torch.stack([f[:, channel] for f in fs], 1).float().cpu())
+            out.append(torch.stack([f[:, channel] for f in fs], 1).float())
     model.train(was_training)
-    return torch.cat(out)
+    return torch.cat(out).cpu()  # one copy to the host, not one wait per batch
 
 
 def plot_branch_maps(images: Any, maps: Any, masks: Any = None, *, kernels: Sequence[int] | None = None,

@@ -398,6 +398,7 @@ def main_aux_loss(output: Any, target: Any, aux_weight: float = 0.4, ignore_inde
     aux_weight = _check_number(aux_weight, "aux_weight")
     if isinstance(output, (tuple, list)):
         main, aux = output
+        # The target is checked once, with the main output; the aux term reuses it.
         return segmentation_cross_entropy(main, target, ignore_index) + aux_weight * segmentation_cross_entropy(
-            aux, target, ignore_index)
+            aux, target, ignore_index, validate=False)
     return segmentation_cross_entropy(output, target, ignore_index)

@@ -335,7 +335,8 @@ def fewshot_loss(output: Any, target: torch.Tensor, *, relation_weight: float = 
     if features is None or relation_weight == 0:
         return ce
     rel = pixel_relation_loss(features, target, logits.shape[1], variant=variant, anchor=anchor,
-                              ignore_index=ignore_index, grouped=grouped, generator=generator, validate=validate)
+                              ignore_index=ignore_index, grouped=grouped, generator=generator,
+                              validate=False)  # the labels were checked just above
     return ce + relation_weight * rel
 
 

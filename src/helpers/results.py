@@ -147,17 +147,28 @@ class Results:
 
     def write(self, output_dir: str | os.PathLike) -> Path:
         """Validate and write ``output_dir/results.json`` (atomic: never half a file)."""
-        data = self.to_dict()
-        out = Path(output_dir)
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / "results.json"
-        fd, tmp = tempfile.mkstemp(dir=out, prefix=".results.", suffix=".json")
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2)
-            fh.write("\n")
-        os.chmod(tmp, 0o644)  # mkstemp makes it owner-only; others on a shared hub must read it
-        os.replace(tmp, path)
+        path = Path(output_dir) / "results.json"
+        atomic_write_text(path, json.dumps(self.to_dict(), indent=2) + "\n")
         return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and a rename: a reader never sees half a file.
+
+    The parent folder is created; the file is readable by others (``mkstemp`` alone makes it owner-only,
+    which hides results from the other users of a shared hub).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def read_results(path: str | os.PathLike) -> dict[str, Any]:

@@ -65,6 +65,8 @@ from numbers import Real
 from pathlib import Path
 from typing import Any
 
+from .results import atomic_write_text
+
 PROFILES = ("auto", "smoke", "full")
 STATUSES = ("ok", "failed", "timeout", "no-results", "prepared")
 DEFAULT_PATTERN = "[0-9][0-9]_*.ipynb"
@@ -843,16 +845,9 @@ def write_summary(runs: Sequence[NotebookRun], output: str | os.PathLike) -> tup
         records[run.name] = run.to_dict(relative_to=out)
     ordered = [records[k] for k in sorted(records)]
     doc = {"updated": _dt.datetime.now().astimezone().isoformat(timespec="seconds"), "runs": ordered}
-    _atomic_write_text(json_path, json.dumps(doc, indent=2) + "\n")
-    _atomic_write_text(md_path, summary_markdown(ordered))
+    atomic_write_text(json_path, json.dumps(doc, indent=2) + "\n")
+    atomic_write_text(md_path, summary_markdown(ordered))
     return json_path, md_path
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        fh.write(text)
-    os.replace(tmp, path)
 
 
 # ------------------------------------------------------------------ public API

@@ -282,22 +282,51 @@ def worker_command(storage: str, study: str, total_trials: int, objective: str, 
     return cmd + (["--argument", argument] if argument is not None else [])
 
 
-def _start(cmd: list[str], env: dict[str, str] | None, gpu: int | None) -> subprocess.Popen:
-    e = {**os.environ, **(env or {})}
-    if gpu is not None:
-        e["CUDA_VISIBLE_DEVICES"] = str(gpu)
-    return subprocess.Popen(cmd, env=e, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+def _run_commands(cmds: Sequence[list[str]], *, max_parallel: int, env: dict[str, str] | None,
+                  gpus: Sequence[int] | None, timeout: float | None, desc: str | None = None) -> dict[str, Any]:
+    """Run worker command lines, ``max_parallel`` at a time, each killed ``timeout`` s after its own start.
 
+    A worker's stderr goes to a temporary file (a pipe read only at the end could fill up and stall a
+    chatty worker); its tail is printed when the worker fails. Command ``i`` sees only GPU
+    ``gpus[i % len(gpus)]``.
+    """
+    import tempfile
 
-def _finish(p: subprocess.Popen, timeout: float | None) -> int:
-    try:
-        _, err = p.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        p.kill()
-        _, err = p.communicate()
-    if p.returncode:
-        sys.stderr.write(err[-2000:])
-    return p.returncode
+    bar = None
+    if desc:
+        from tqdm.std import tqdm
+
+        bar = tqdm(total=len(cmds), desc=desc, mininterval=5.0)
+    t0 = time.perf_counter()
+    codes: list[int | None] = [None] * len(cmds)
+    running: dict[int, tuple[subprocess.Popen, Any, float]] = {}
+    nxt = 0
+    while nxt < len(cmds) or running:
+        while nxt < len(cmds) and len(running) < max_parallel:
+            e = {**os.environ, **(env or {})}
+            if gpus:
+                e["CUDA_VISIBLE_DEVICES"] = str(gpus[nxt % len(gpus)])
+            err = tempfile.TemporaryFile("w+")
+            proc = subprocess.Popen(cmds[nxt], env=e, stdout=subprocess.DEVNULL, stderr=err, text=True)
+            running[nxt] = (proc, err, time.perf_counter())
+            nxt += 1
+        time.sleep(0.2)
+        for i, (proc, err, started) in list(running.items()):
+            if proc.poll() is None:
+                if not (timeout and time.perf_counter() - started > timeout):
+                    continue
+                proc.kill()
+            codes[i] = proc.wait()
+            if codes[i]:
+                err.seek(0)
+                sys.stderr.write(err.read()[-2000:])
+            err.close()
+            del running[i]
+            if bar is not None:
+                bar.update(1)
+    if bar is not None:
+        bar.close()
+    return {"seconds": time.perf_counter() - t0, "returncodes": codes}
 
 
 def run_workers(n_workers: int, storage: str, study: str, total_trials: int, objective: str,
@@ -314,13 +343,10 @@ def run_workers(n_workers: int, storage: str, study: str, total_trials: int, obj
     """
     n_workers = check_positive_int(n_workers, "n_workers")
     open_study(study, storage, heartbeat_s=heartbeat_s or 20)  # create once: concurrent creation races on SQLite
-    t0 = time.perf_counter()
     # Each worker gets its own sampler seed, so workers do not propose the same points.
-    procs = [_start(worker_command(storage, study, total_trials, objective, argument, sampler, seed + 1000 * i,
-                                   heartbeat_s, pruner), env, gpus[i % len(gpus)] if gpus else None)
-             for i in range(n_workers)]
-    codes = [_finish(p, timeout) for p in procs]
-    return {"seconds": time.perf_counter() - t0, "returncodes": codes}
+    cmds = [worker_command(storage, study, total_trials, objective, argument, sampler, seed + 1000 * i,
+                           heartbeat_s, pruner) for i in range(n_workers)]
+    return _run_commands(cmds, max_parallel=n_workers, env=env, gpus=gpus, timeout=timeout)
 
 
 def run_studies(studies: Sequence[dict[str, Any]], total_trials: int, objective: str, argument: str | None = None, *,
@@ -341,8 +367,6 @@ def run_studies(studies: Sequence[dict[str, Any]], total_trials: int, objective:
     Returns:
         ``seconds`` (wall time) and ``returncodes`` in the order of ``studies``.
     """
-    from tqdm.auto import tqdm
-
     max_parallel = check_positive_int(max_parallel, "max_parallel")
     total_trials = check_positive_int(total_trials, "total_trials")
     cmds = []
@@ -350,26 +374,12 @@ def run_studies(studies: Sequence[dict[str, Any]], total_trials: int, objective:
         missing = [k for k in ("storage", "study", "sampler") if k not in s]
         if missing:
             raise ValueError(f"each study needs storage, study and sampler; {s} lacks {missing}")
-        open_study(s["study"], s["storage"])  # create before the workers race to
         cmds.append(worker_command(s["storage"], s["study"], total_trials, objective, argument, s["sampler"],
                                    int(s.get("seed", 0)), pruner=s.get("pruner", "none")))
-    t0 = time.perf_counter()
-    codes: list[int | None] = [None] * len(cmds)
-    running: dict[int, tuple[subprocess.Popen, float]] = {}
-    bar = tqdm(total=len(cmds), desc="studies", disable=not progress)
-    nxt = 0
-    while nxt < len(cmds) or running:
-        while nxt < len(cmds) and len(running) < max_parallel:
-            running[nxt] = (_start(cmds[nxt], env, gpus[nxt % len(gpus)] if gpus else None), time.perf_counter())
-            nxt += 1
-        time.sleep(0.2)
-        for i, (p, started) in list(running.items()):
-            if p.poll() is not None or (timeout and time.perf_counter() - started > timeout):
-                codes[i] = _finish(p, 0.1 if p.poll() is None else None)
-                del running[i]
-                bar.update(1)
-    bar.close()
-    return {"seconds": time.perf_counter() - t0, "returncodes": codes}
+    for study, storage in dict.fromkeys((s["study"], s["storage"]) for s in studies):
+        open_study(study, storage)  # create each once, before the workers race to
+    return _run_commands(cmds, max_parallel=max_parallel, env=env, gpus=gpus, timeout=timeout,
+                         desc="studies" if progress else None)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

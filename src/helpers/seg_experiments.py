@@ -83,17 +83,18 @@ def per_image_loss(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, 
     was_training = model.training
     model.eval()
     losses, preds = [], []
-    for i in range(0, len(images), batch_size):
-        x = images[i:i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
-        y = masks[i:i + batch_size].to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16(device)):
-            logits = model(x)
-        ce = nn.functional.cross_entropy(logits.float(), y, ignore_index=ignore_index, reduction="none")
-        valid = (y != ignore_index).float()
-        losses.append(((ce * valid).sum((1, 2)) / valid.sum((1, 2)).clamp_min(1)).cpu())
-        preds.append(logits.argmax(1).cpu())
+    with torch.inference_mode():  # scoring only: no autograd graph
+        for i in range(0, len(images), batch_size):
+            x = images[i:i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
+            y = masks[i:i + batch_size].to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16(device)):
+                logits = model(x)
+            # cross_entropy gives 0 at ignored pixels; the mean is over the labelled ones.
+            ce = nn.functional.cross_entropy(logits.float(), y, ignore_index=ignore_index, reduction="none")
+            losses.append(ce.sum((1, 2)) / (y != ignore_index).sum((1, 2)).clamp_min(1))
+            preds.append(logits.argmax(1))
     model.train(was_training)
-    return torch.cat(losses), torch.cat(preds)
+    return torch.cat(losses).cpu(), torch.cat(preds).cpu()  # one copy to the host at the end
 
 
 def normalise_images(images: np.ndarray, mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:

@@ -70,7 +70,7 @@ import numpy as np
 from scipy import ndimage
 from scipy.spatial import cKDTree
 
-from ..checks import check_choice, check_positive_int, check_seed
+from ..checks import check_choice, check_number, check_positive_int, check_seed
 
 MORPHOLOGIES = ("random", "dispersed", "aggregated")
 #: The names the paper uses for the three classes.
@@ -92,19 +92,6 @@ _DEAD_FAILS = 6              # a member that failed this often as a parent is tr
 _FREE_AFTER = 10             # n-SBR: failures after which the fractal-law distance is dropped
 _MAX_FAILS = 20              # consecutive growth failures before an aggregate moves to a new seed
 _FILLER, _RUBBER = 0.8, 0.25
-
-
-def _check_number(value: Any, name: str, low: float, high: float, *, low_open: bool = True,
-                  high_open: bool = False) -> float:
-    """Return ``value`` as a float inside the interval, or raise a ValueError naming ``name``."""
-    lo_b, hi_b = ("(" if low_open else "["), (")" if high_open else "]")
-    number = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-    if not number or not np.isfinite(value):
-        raise ValueError(f"{name} must be a number in {lo_b}{low}, {high}{hi_b}, got {value!r}")
-    v = float(value)
-    if (v <= low if low_open else v < low) or (v >= high if high_open else v > high):
-        raise ValueError(f"{name} must be a number in {lo_b}{low}, {high}{hi_b}, got {v}")
-    return v
 
 
 def _unit_vectors(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -461,14 +448,14 @@ def filler_structure(morphology: str, *, box_nm: float = 1500.0, volume_fraction
         (3, dtype('float32'), 0.15)
     """
     check_choice(morphology, "morphology", MORPHOLOGIES)
-    volume_fraction = _check_number(volume_fraction, "volume_fraction", 0.0, 0.5)
+    volume_fraction = check_number(volume_fraction, "volume_fraction", 0.0, 0.5, low_open=True)
     try:
         lo, hi = (float(v) for v in radius_nm)
     except (TypeError, ValueError):
         raise ValueError(f"radius_nm must be a pair (smallest, largest) of radii in nm, got {radius_nm!r}") from None
     if not (np.isfinite(lo) and np.isfinite(hi) and 0 < lo <= hi):
         raise ValueError(f"radius_nm must satisfy 0 < smallest <= largest, got {radius_nm!r}")
-    box_nm = _check_number(box_nm, "box_nm", 0.0, np.inf, high_open=True)
+    box_nm = check_number(box_nm, "box_nm", 0.0, np.inf, low_open=True, high_open=True)
     if box_nm < 10 * hi:
         raise ValueError(f"box_nm must be at least 10 largest radii ({10 * hi:g} nm), got {box_nm:g}")
     rng = np.random.default_rng(seed)
@@ -527,6 +514,18 @@ def _plane_basis(normal: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return u, np.cross(normal, u)
 
 
+def _check_slicing(structure: dict[str, Any], field_nm: float, pixels: int,
+                   thickness_nm: float) -> tuple[float, float, int, float]:
+    """The checked ``(box, field, pixels, half slab thickness)`` of a cut through ``structure``."""
+    _check_structure(structure)
+    box = check_number(structure["box_nm"], "structure['box_nm']", 0.0, np.inf, low_open=True, high_open=True)
+    field = check_number(field_nm, "field_nm", 0.0, np.inf, low_open=True, high_open=True)
+    if field > box:
+        raise ValueError(f"field_nm ({field:g}) must not exceed the structure's box_nm ({box:g})")
+    pixels = check_positive_int(pixels, "pixels", minimum=8)
+    return box, field, pixels, check_number(thickness_nm, "thickness_nm", 0.0, box / 4) / 2
+
+
 class _Slicer:
     """A structure's spheres in a k-d tree, for fast plane cuts with periodic images.
 
@@ -537,13 +536,7 @@ class _Slicer:
     """
 
     def __init__(self, structure: dict[str, Any], field_nm: float, pixels: int, thickness_nm: float):
-        _check_structure(structure)
-        self.box = _check_number(structure["box_nm"], "structure['box_nm']", 0.0, np.inf, high_open=True)
-        self.field = _check_number(field_nm, "field_nm", 0.0, np.inf, high_open=True)
-        if self.field > self.box:
-            raise ValueError(f"field_nm ({self.field:g}) must not exceed the structure's box_nm ({self.box:g})")
-        self.pixels = check_positive_int(pixels, "pixels", minimum=8)
-        self.half_t = _check_number(thickness_nm, "thickness_nm", 0.0, self.box / 4, low_open=False) / 2
+        self.box, self.field, self.pixels, self.half_t = _check_slicing(structure, field_nm, pixels, thickness_nm)
         c = np.mod(np.asarray(structure["centres"], np.float64), self.box)
         c[c >= self.box] = 0.0
         r = np.asarray(structure["radii"], np.float64)
@@ -669,8 +662,8 @@ def slice_images(structure: dict[str, Any], n: int, *, field_nm: float = 500.0, 
         ((3, 32, 32), dtype('float32'), True)
     """
     n = check_positive_int(n, "n")
-    blur_px = _check_number(blur_px, "blur_px", 0.0, 50.0, low_open=False)
-    noise = _check_number(noise, "noise", 0.0, 1.0, low_open=False)
+    blur_px = check_number(blur_px, "blur_px", 0.0, 50.0)
+    noise = check_number(noise, "noise", 0.0, 1.0)
     slicer = _Slicer(structure, field_nm, pixels, thickness_nm)
     rng = np.random.default_rng(seed)
     normals = _unit_vectors(rng, n)
@@ -769,8 +762,8 @@ def filler_dataset(n_per_class: int, *, field_nm: float, pixels: int = 64, seed:
         if len(_STRUCTURES) >= _STRUCTURES_KEPT:
             _STRUCTURES.pop(next(iter(_STRUCTURES)))
         _STRUCTURES[k] = s
-    # The first check of the field size happens here, before any worker is busy for minutes.
-    _Slicer(structures[0], field_nm, pixels, slice_kwargs.get("thickness_nm", 0.0))
+    # Check the cut before any worker is busy for minutes.
+    _check_slicing(structures[0], field_nm, pixels, slice_kwargs.get("thickness_nm", 0.0))
     tasks, labels = [], []
     for (c, _, i_seed, m), structure in zip(plan, structures):
         sizes = [min(_BLOCK, m - j) for j in range(0, m, _BLOCK)]

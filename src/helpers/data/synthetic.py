@@ -12,6 +12,15 @@ import numpy as np
 from ..checks import check_positive_int
 
 
+def smooth_fields(rng: np.random.Generator, n: int, size: int, knots: int, channels: int = 1) -> np.ndarray:
+    """Smooth random fields ``(n, channels, size, size)`` of unit-order amplitude: Gaussian bumps on a
+    ``knots x knots`` grid with normal weights (the warps and shading of the EM generators)."""
+    centres = (np.arange(knots, dtype=np.float32) + 0.5) * size / knots
+    basis = np.exp(-(((np.arange(size, dtype=np.float32)[:, None] - centres) / (size / knots)) ** 2))
+    coarse = rng.normal(0.0, 1.0, (n, channels, knots, knots)).astype(np.float32)
+    return basis @ coarse @ basis.T
+
+
 def synthetic_shapes(n: int, size: int = 64, num_classes: int = 3, *, max_shapes: int = 6,
                      noise: float = 0.15, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Grey images of overlapping discs and squares with a per-pixel class mask.

@@ -28,19 +28,12 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from ..checks import check_positive_int, check_range_pair, check_seed
+from ..checks import check_number, check_positive_int, check_range_pair, check_seed
+from .synthetic import smooth_fields
 
 __all__ = ["EM_CLASSES", "synthetic_em", "plot_em_examples"]
 
 EM_CLASSES = ("background", "membrane", "mitochondria")
-
-
-def _smooth_field(rng: np.random.Generator, n: int, size: int, knots: int, channels: int = 1) -> np.ndarray:
-    """Smooth random fields ``(n, channels, size, size)``: Gaussian bumps on a knots x knots grid."""
-    centres = (np.arange(knots, dtype=np.float32) + 0.5) * size / knots
-    basis = np.exp(-(((np.arange(size, dtype=np.float32)[:, None] - centres) / (size / knots)) ** 2))
-    coarse = rng.normal(0.0, 1.0, (n, channels, knots, knots)).astype(np.float32)
-    return basis @ coarse @ basis.T
 
 
 def synthetic_em(n: int, size: int = 256, *, seed: int = 0, cells: tuple[int, int] = (16, 32),
@@ -74,9 +67,8 @@ def synthetic_em(n: int, size: int = 256, *, seed: int = 0, cells: tuple[int, in
     c_lo, c_hi = check_range_pair(cells, "cells", 2, 1000)
     w_lo, w_hi = check_range_pair(membrane_width, "membrane_width", 1.0, 20.0)
     m_lo, m_hi = check_range_pair(mitochondria, "mitochondria", 0, 200)
-    for value, name, hi in ((noise, "noise", 0.5), (blur, "blur", 5.0)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= hi:
-            raise ValueError(f"{name} must be a number in [0, {hi}], got {value!r}")
+    noise = check_number(noise, "noise", 0.0, 0.5)
+    blur = check_number(blur, "blur", 0.0, 5.0)
     rng = np.random.default_rng(check_seed(seed))
     scale = size / 256.0
     area = scale**2
@@ -84,7 +76,7 @@ def synthetic_em(n: int, size: int = 256, *, seed: int = 0, cells: tuple[int, in
 
     # --- cells: warped nearest-seed regions; d1/d2 = distance to the nearest / second-nearest seed.
     yy, xx = np.mgrid[0:size, 0:size].astype(f32)
-    warp = _smooth_field(rng, n, size, 5, channels=2) * f32(6.0 * scale)
+    warp = smooth_fields(rng, n, size, 5, channels=2) * f32(6.0 * scale)
     wy, wx = yy + warp[:, 0], xx + warp[:, 1]  # (n, H, W)
     # Seeds on a jittered lattice (an even spread, no clumps of tiny cells), a random subset kept.
     n_cells = np.maximum(2, np.round(rng.uniform(c_lo, c_hi, n) * area)).astype(int)
@@ -162,7 +154,7 @@ def synthetic_em(n: int, size: int = 256, *, seed: int = 0, cells: tuple[int, in
     # --- microscope: blur, illumination drift, noise.
     if blur > 0:
         image = ndimage.gaussian_filter(image, (0, blur, blur))
-    image = image + 0.05 * _smooth_field(rng, n, size, 3)[:, 0]
+    image = image + 0.05 * smooth_fields(rng, n, size, 3)[:, 0]
     image = image + rng.normal(0.0, noise, image.shape).astype(f32) if noise > 0 else image
     images = np.clip(image, 0.0, 1.0).astype(f32)
     return {"images": images, "labels": labels, "cells": cell, "classes": EM_CLASSES}

@@ -30,25 +30,12 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from ..checks import check_positive_int, check_range_pair, check_seed
+from ..checks import check_number, check_positive_int, check_range_pair, check_seed
+from .synthetic import smooth_fields
 
 __all__ = ["plot_membrane_examples", "synthetic_membranes"]
 
 _PAD = 3  # grid cells of seeds beyond each image border (the warp moves coordinates by < 1 cell)
-
-
-def _number(value: Any, name: str, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not low <= value <= high:
-        raise ValueError(f"{name} must be a number in [{low}, {high}], got {value!r}")
-    return float(value)
-
-
-def _smooth_fields(rng: np.random.Generator, n: int, size: int, knots: int, channels: int) -> np.ndarray:
-    """Smooth random fields ``(n, channels, size, size)`` of unit-order amplitude (Gaussian bumps on a grid)."""
-    centres = (np.arange(knots, dtype=np.float32) + 0.5) * size / knots
-    basis = np.exp(-(((np.arange(size, dtype=np.float32)[:, None] - centres) / (size / knots)) ** 2))
-    coarse = rng.normal(0.0, 1.0, (n, channels, knots, knots)).astype(np.float32)
-    return basis @ coarse @ basis.T
 
 
 def synthetic_membranes(n: int, size: int = 512, *, seed: int = 0, cell_size: float = 40.0,
@@ -85,11 +72,11 @@ def synthetic_membranes(n: int, size: int = 512, *, seed: int = 0, cell_size: fl
     """
     n = check_positive_int(n, "n")
     size = check_positive_int(size, "size", minimum=32)
-    cell = _number(cell_size, "cell_size", 12.0, float(size))
+    cell = check_number(cell_size, "cell_size", 12.0, float(size))
     w_lo, w_hi = check_range_pair(membrane_width, "membrane_width", 1.0, cell / 3)
-    p_mito = _number(mitochondria, "mitochondria", 0.0, 1.0)
-    noise = _number(noise, "noise", 0.0, 0.5)
-    blur = _number(blur, "blur", 0.0, 5.0)
+    p_mito = check_number(mitochondria, "mitochondria", 0.0, 1.0)
+    noise = check_number(noise, "noise", 0.0, 0.5)
+    blur = check_number(blur, "blur", 0.0, 5.0)
     rng = np.random.default_rng(check_seed(seed))
     f32 = np.float32
 
@@ -110,8 +97,8 @@ def synthetic_membranes(n: int, size: int = 512, *, seed: int = 0, cell_size: fl
     # Warped pixel coordinates (bent borders) and a smooth width modulation.
     # (Knots every ~1.5 cells: borders curve within a cell's length.)
     knots = max(3, int(round(size / (1.5 * cell))))
-    warp = _smooth_fields(rng, n, size, knots, 2) * (0.25 * cell)
-    fields = _smooth_fields(rng, n, size, 5, 2)
+    warp = smooth_fields(rng, n, size, knots, 2) * (0.25 * cell)
+    fields = smooth_fields(rng, n, size, 5, 2)
     yy, xx = np.mgrid[0:size, 0:size].astype(f32)
     wy = yy + warp[:, 0]
     wx = xx + warp[:, 1]

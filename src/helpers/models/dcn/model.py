@@ -249,13 +249,18 @@ def aux_weight_schedule(step: int, total_steps: int, start: float = 1.0, end: fl
     return float(start * (end / start) ** t)
 
 
+def _loss_target(logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """The target in the form the loss of ``logits`` takes, made once for all four maps."""
+    if logits.shape[1] == 1:  # binary: float (N, 1, H, W), the membrane as the positive class
+        return (target if target.ndim == 4 else target.unsqueeze(1)).to(torch.float32)
+    return target.long() if target.ndim == 3 else target[:, 0].long()
+
+
 def _branch_loss(logits: torch.Tensor, target: torch.Tensor, pos_weight: torch.Tensor | None,
-                 ignore_index: int) -> torch.Tensor:
-    if logits.shape[1] == 1:  # binary: one logit map, BCE with the membrane as the positive class
-        t = target if target.ndim == 4 else target.unsqueeze(1)
-        return F.binary_cross_entropy_with_logits(logits.float(), t.to(torch.float32), pos_weight=pos_weight)
-    return segmentation_cross_entropy(logits, target.long() if target.ndim == 3 else target[:, 0].long(),
-                                      ignore_index)
+                 ignore_index: int, validate: bool | None = None) -> torch.Tensor:
+    if logits.shape[1] == 1:
+        return F.binary_cross_entropy_with_logits(logits.float(), target, pos_weight=pos_weight)
+    return segmentation_cross_entropy(logits, target, ignore_index, validate=validate)
 
 
 def dcn_loss(output: Any, target: torch.Tensor, aux_weight: float = 1.0, *, pos_weight: float | None = None,
@@ -315,10 +320,11 @@ def dcn_loss(output: Any, target: torch.Tensor, aux_weight: float = 1.0, *, pos_
     if pos_weight is not None:
         if isinstance(pos_weight, bool) or not isinstance(pos_weight, (int, float)) or not pos_weight > 0:
             raise ValueError(f"pos_weight must be a number > 0, got {pos_weight!r}")
-        pw = torch.tensor([float(pos_weight)], device=fused.device).view(1, 1, 1)
-    loss = _branch_loss(fused, target, pw, ignore_index)
+        pw = torch.full((1, 1, 1), float(pos_weight), device=fused.device)  # no host copy per step
+    target = _loss_target(fused, target)
+    loss = _branch_loss(fused, target, pw, ignore_index)  # the label check runs here, once
     if branches and aux_weight > 0:
-        loss = loss + aux_weight * sum(_branch_loss(b, target, pw, ignore_index) for b in branches)
+        loss = loss + aux_weight * sum(_branch_loss(b, target, pw, ignore_index, validate=False) for b in branches)
     return loss
 
 
