@@ -218,7 +218,7 @@ def test_performance_page_without_measurements(tmp_path):
     page = write_performance_page(tmp_path / "missing.json", tmp_path / "missing_summary.json", tmp_path / "p.md")
     text = page.read_text()
     assert "No benchmark has been run yet" in text and "No runner summary yet" in text
-    assert text.count("not measured") == 3  # full, smoke, parallel search
+    assert text.count("not measured") == 4  # busy fraction, full, smoke, parallel search
 
 
 def test_cli_page_only(tmp_path):
@@ -279,3 +279,30 @@ def test_cli_quick_every_model_on_cpu(tmp_path):
     assert all(b["busy_fraction"] is None and "error" not in b for b in doc["busy"])
     assert "| residual_unet | keras (torch backend) | 2 | 32 px |" in proc.stdout
     assert out.with_suffix(".md").read_text() in proc.stdout
+
+
+def test_page_times_a_notebook_missing_from_the_summary_by_its_results_json(tmp_path):
+    """A notebook the runner's summary lacks is timed by its own results.json, marked, and counted in the total."""
+    summ = _summary(tmp_path / "summary.json", [{"notebook": "00_a", "status": "ok", "seconds": 100.0,
+                                                 "profile": "full", "device": "H100"}])
+    for nb, secs in (("00_a", 5.0), ("01_b", 200.4)):
+        (tmp_path / "results" / nb).mkdir(parents=True)
+        (tmp_path / "results" / nb / "results.json").write_text(json.dumps(
+            {"notebook": nb, "profile": "full", "seconds": secs, "device": "H100",
+             "claims": [{"id": "x", "holds": True}, {"id": "y", "holds": False}]}))
+    notes = tmp_path / "notes.json"
+    notes.write_text(json.dumps({"04": "resumed after a timeout"}))
+    out = tmp_path / "performance.md"
+    page = write_performance_page(None, summ, out, expected_notebooks=["00_a", "01_b"],
+                                  results_dir=tmp_path / "results", notes=bench._load_notes(notes))
+    text = page.read_text()
+    assert "| 00_a | 100 |" in text  # the runner's record wins over results.json
+    assert "| 01_b | 200 * |" in text and "the notebook's own timer" in text
+    assert "| **total** | **300** (5.0 min) |" in text and "not run" not in text
+    assert "- **04**: resumed after a timeout" in text
+    rec = bench.results_json_records(tmp_path / "results", ["01_b", "02_missing"], {})
+    assert list(rec) == [("01_b", "full")] and rec[("01_b", "full")]["claims_held"] == 1
+    notes.write_text(json.dumps(["not", "a mapping"]))
+    with pytest.raises(ValueError, match="topic -> text"):
+        bench._load_notes(notes)
+    assert bench._load_notes(tmp_path / "absent.json") == {}

@@ -88,3 +88,40 @@ def test_tbm_local_copy_matches_the_registry():
 def test_tbm_bad_split():
     with pytest.raises(ValueError, match="split"):
         load_tbm_grain_boundaries("validation")
+
+
+def test_leaf_folder_matches_synthetic_leaves_layout(tmp_path):
+    """Real leaves come back with the keys, dtypes and shapes of synthetic_leaves, split without overlap."""
+    from helpers.data.folder import load_leaf_folder
+    from helpers.data.scenes import synthetic_leaves
+
+    s = synthetic_leaves(5, 48, seed=3)
+    (tmp_path / "leaves").mkdir()
+    for i in range(5):
+        _write_pair(tmp_path, f"leaf{i}", (s["images"][i] * 255).round().astype(np.uint8), s["masks"][i] * 255)
+        Image.fromarray(s["leaf"][i] * 255).save(tmp_path / "leaves" / f"leaf{i}.png")
+    train, val = load_leaf_folder(tmp_path, 48, leaf_dir="leaves", val_fraction=0.4, seed=1)
+    assert len(val["images"]) == 2 and len(train["images"]) == 3
+    assert not set(train["names"]) & set(val["names"])
+    ref = synthetic_leaves(1, 48, seed=0)
+    for part in (train, val):
+        for key in ("images", "masks", "leaf"):
+            assert part[key].dtype == ref[key].dtype and part[key].shape[1:] == ref[key].shape[1:]
+        for j, name in enumerate(part["names"]):
+            i = int(name[4:])
+            np.testing.assert_array_equal(part["masks"][j], s["masks"][i])
+            np.testing.assert_array_equal(part["leaf"][j], s["leaf"][i])
+            np.testing.assert_allclose(part["images"][j], s["images"][i], atol=0.5 / 255 + 1e-6)
+    # without leaf masks the whole image is leaf: fractions are of the image
+    train, _ = load_leaf_folder(tmp_path, 32, val_fraction=0.2)
+    assert train["leaf"].shape == (4, 32, 32) and bool((train["leaf"] == 1).all())
+
+
+def test_leaf_folder_rejects_bad_split(tmp_path):
+    from helpers.data.folder import load_leaf_folder
+
+    _write_pair(tmp_path, "only", np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8), np.uint8))
+    with pytest.raises(ValueError, match="val_fraction must be between 0 and 1"):
+        load_leaf_folder(tmp_path, 8, val_fraction=1.0)
+    with pytest.raises(ValueError, match="needs at least 2"):
+        load_leaf_folder(tmp_path, 8)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from ..checks import check_dir, check_positive_int
+from ..checks import check_dir, check_positive_int, check_seed
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 
@@ -114,3 +115,51 @@ def load_image_mask_folder(root: str | os.PathLike, *, image_dir: str = "images"
     if len(shapes) > 1:
         raise ValueError(f"images in {img_root} have different sizes {sorted(shapes)[:3]}; pass size= to resize them")
     return np.stack(xs), np.stack(ys), list(images)
+
+
+def load_leaf_folder(root: str | os.PathLike, size: int, *, image_dir: str = "images", mask_dir: str = "masks",
+                     leaf_dir: str | None = None, threshold: int = 127, val_fraction: float = 0.25,
+                     seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A leaf-disease folder (RGB leaves, lesion masks) split into training and held-out dicts.
+
+    The dicts have the keys of :func:`helpers.data.scenes.synthetic_leaves` (``images`` float32
+    ``(N, size, size, 3)``, ``masks`` uint8 with 1 = lesion, ``leaf`` uint8 with 1 = leaf), so a
+    notebook swaps the generated leaves for real ones without other changes.
+
+    Args:
+        root: folder with ``image_dir`` (photos) and ``mask_dir`` (lesion masks, ``value > threshold``
+            = lesion), pairs matched by file stem.
+        size: side the images are resized to.
+        leaf_dir: optional sub-folder of leaf masks (``value > threshold`` = leaf). Without it the
+            whole image counts as leaf, so lesion fractions are fractions of the image.
+        threshold: see above.
+        val_fraction: share of the pairs held out (at least one on each side).
+        seed: the split's seed.
+
+    Returns:
+        ``(train, held_out)``, each also with ``names`` (the file stems).
+
+    Example:
+        >>> # train, val = load_leaf_folder("leaf_disease", size=256)
+    """
+    size = check_positive_int(size, "size")
+    if not 0.0 < float(val_fraction) < 1.0:
+        raise ValueError(f"val_fraction must be between 0 and 1 (exclusive), got {val_fraction!r}")
+    images, lesions, names = load_image_mask_folder(root, image_dir=image_dir, mask_dir=mask_dir, threshold=threshold,
+                                                    size=size, grayscale=False)
+    if images.ndim == 3:  # greyscale files: repeat to the three channels the RGB pipeline expects
+        images = np.repeat(images[..., None], 3, -1)
+    if len(images) < 2:
+        raise ValueError(f"{root} has {len(images)} image/mask pair(s); a training/held-out split needs at least 2")
+    if leaf_dir is None:
+        leaf = np.ones(lesions.shape, np.uint8)
+    else:
+        _, leaf, _ = load_image_mask_folder(root, image_dir=image_dir, mask_dir=leaf_dir,
+                                                     threshold=threshold, size=size, grayscale=False)
+        leaf = np.maximum(leaf, lesions).astype(np.uint8)  # a lesion is part of its leaf
+    order = np.random.default_rng(check_seed(seed)).permutation(len(images))
+    n_val = min(len(images) - 1, max(1, round(len(images) * float(val_fraction))))
+    split = {"val": order[:n_val], "train": order[n_val:]}
+    pick = {k: {"images": images[i].astype(np.float32), "masks": lesions[i].astype(np.uint8), "leaf": leaf[i],
+                "names": [names[j] for j in i]} for k, i in split.items()}
+    return pick["train"], pick["val"]
