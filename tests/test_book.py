@@ -233,6 +233,8 @@ def test_every_page_loads_in_chromium_with_figures_and_working_links(browser, se
             problems.append(f"{where}: did not finish loading")
         if "Traceback (most recent call last)" in state["text"]:
             problems.append(f"{where}: shows a Python traceback")
+        if re.search(r"\.py:\d+: [A-Z]\w*Warning: ", state["text"]):
+            problems.append(f"{where}: shows a Python warning")
         if state["broken_images"]:
             problems.append(f"{where}: figures that do not render: {state['broken_images'][:3]}")
         if re.match(r"notebooks/\d\d_", entry) and state["images"] == 0:  # the paper notebooks

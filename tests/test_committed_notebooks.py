@@ -46,6 +46,17 @@ def test_notebook_carries_a_clean_full_gpu_run(path):
     text = json.dumps(outputs)
     for private in ("/work/", "/root/", "/home/", "/tmp/"):
         assert private not in text, f"outputs mention a path of the author's machine ({private})"
+    warned = [m.group(0) for o in outputs for m in PYTHON_WARNING.finditer("".join(o.get("text", "")))]
+    assert not warned, f"outputs show a Python warning a reader would take as a problem: {warned[:2]}"
+
+
+# How Python's warnings module prints a warning: "path.py:21: SomeWarning: message".
+PYTHON_WARNING = re.compile(r"\.py:\d+: [A-Z]\w*Warning: [^\n]{0,80}")
+
+
+def test_python_warning_pattern():
+    assert PYTHON_WARNING.search("x/tqdm/auto.py:21: TqdmWarning: IProgress not found. Please update")
+    assert not PYTHON_WARNING.search("the loss warns when a class is missing (see Warning: in the text)")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
