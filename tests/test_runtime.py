@@ -7,12 +7,14 @@ import torch
 from helpers import runtime
 
 
-def test_resolve_profile_auto_is_smoke_without_gpu(monkeypatch):
+def test_resolve_profile_auto_is_smoke_without_gpu(monkeypatch, capsys):
     monkeypatch.setattr(runtime, "gpu_available", lambda: False)
     assert runtime.resolve_profile("auto") == "smoke"
+    assert "Runtime > Change runtime type > GPU" in capsys.readouterr().out  # the reader learns how to get one
     monkeypatch.setattr(runtime, "gpu_available", lambda: True)
     assert runtime.resolve_profile("auto") == "full"
     assert runtime.resolve_profile("smoke") == "smoke"
+    assert capsys.readouterr().out == ""  # nothing to say with a GPU or an explicit profile
 
 
 def test_resolve_profile_rejects_unknown():

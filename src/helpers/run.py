@@ -448,9 +448,9 @@ def resolve_run_profile(profile: str) -> str:
         return profile
     if not _may_have_gpu():
         return "smoke"
-    from .runtime import resolve_profile
+    from .runtime import gpu_available
 
-    return resolve_profile("auto")
+    return "full" if gpu_available() else "smoke"
 
 
 # ------------------------------------------------------------------ processes

@@ -42,8 +42,17 @@ def resolve_profile(profile: str = "auto") -> str:
     """
     check_choice(profile, "profile", PROFILES)
     if profile == "auto":
-        return "full" if gpu_available() else "smoke"
+        if gpu_available():
+            return "full"
+        print(NO_GPU_HINT)
+        return "smoke"
     return profile
+
+
+# What a reader without a GPU sees when a notebook picks its profile: how to get one.
+NO_GPU_HINT = ("No GPU visible: running the smoke profile (small sizes, minutes on a CPU). For the paper's scale, "
+               "on Colab choose Runtime > Change runtime type > GPU and run the notebook again; elsewhere see the "
+               "book's setup page.")
 
 
 def pick(profile: str, *, smoke: T, full: T, override: T | None = None) -> T:
