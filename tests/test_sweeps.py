@@ -51,3 +51,45 @@ def test_bad_input():
         cached_sweep([{"a": 1}, {"a": 1}], lambda a: {}, None)
     with pytest.raises(ValueError, match="config must be a dict"):
         config_key([1, 2])
+
+
+def _slow_square(k, fail=False):
+    """Module level, so worker processes can unpickle it; the pid says which process ran it."""
+    import os
+    import time
+
+    if fail:
+        raise ValueError(f"bad k={k}")
+    time.sleep(0.2 * (3 - k % 3))  # finish out of order
+    return {"square": k * k, "pid": os.getpid()}
+
+
+def test_workers_run_in_other_processes_keep_order_and_save_each_result(tmp_path):
+    import os
+
+    path = tmp_path / "sweep.jsonl"
+    configs = [{"k": k} for k in range(5)]
+    rows = cached_sweep(configs, _slow_square, path, progress=False, workers=2)
+    assert [r["square"] for r in rows] == [0, 1, 4, 9, 16]  # the order given, whatever the finishing order
+    pids = {r["pid"] for r in rows}
+    assert os.getpid() not in pids and 1 <= len(pids) <= 2
+    assert sorted(json.loads(line)["config"]["k"] for line in path.read_text().splitlines()) == list(range(5))
+    # nothing is run again, with or without workers
+    assert cached_sweep(configs, _slow_square, path, progress=False, workers=3) == rows
+    assert cached_sweep(configs, _slow_square, path, progress=False) == rows
+
+
+def test_workers_report_the_failing_config_and_keep_the_finished_ones(tmp_path):
+    path = tmp_path / "sweep.jsonl"
+    configs = [{"k": 0}, {"k": 1, "fail": True}, {"k": 2}]
+    with pytest.raises(RuntimeError, match=r"the run \{'k': 1, 'fail': True\} failed in its worker: ValueError: bad k=1"):
+        cached_sweep(configs, _slow_square, path, progress=False, workers=2)
+    saved = [json.loads(line)["config"] for line in path.read_text().splitlines()] if path.exists() else []
+    assert {"k": 1, "fail": True} not in saved and all(c in configs for c in saved)
+
+
+def test_workers_need_a_picklable_function(tmp_path):
+    with pytest.raises(ValueError, match="workers > 1 needs a picklable run_one"):
+        cached_sweep([{"k": 1}, {"k": 2}], lambda k: {"k": k}, None, progress=False, workers=2)
+    with pytest.raises(ValueError, match="workers must be"):
+        cached_sweep([{"k": 1}], _slow_square, None, progress=False, workers=0)

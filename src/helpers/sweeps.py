@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
+
+from .checks import check_positive_int
 
 
 def config_key(config: Mapping[str, Any]) -> str:
@@ -39,8 +42,24 @@ def read_sweep(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
     return done
 
 
+_WORKER_FN: Callable[..., Mapping[str, Any]] | None = None
+
+
+def _init_worker(run_one: Callable[..., Mapping[str, Any]], threads: int) -> None:
+    global _WORKER_FN
+    _WORKER_FN = run_one
+    if "torch" in sys.modules:  # CPU runs: the processes share the cores instead of each taking all
+        sys.modules["torch"].set_num_threads(threads)
+
+
+def _call_worker(config: dict[str, Any]) -> dict[str, Any]:
+    assert _WORKER_FN is not None, "worker process not initialised"
+    return dict(_WORKER_FN(**config))
+
+
 def cached_sweep(configs: Iterable[Mapping[str, Any]], run_one: Callable[..., Mapping[str, Any]],
-                 path: str | os.PathLike | None, *, desc: str = "sweep", progress: bool = True) -> list[dict[str, Any]]:
+                 path: str | os.PathLike | None, *, desc: str = "sweep", progress: bool = True,
+                 workers: int = 1) -> list[dict[str, Any]]:
     """Run ``run_one(**config)`` for every configuration, reusing results saved in ``path``.
 
     Args:
@@ -48,6 +67,10 @@ def cached_sweep(configs: Iterable[Mapping[str, Any]], run_one: Callable[..., Ma
         run_one: returns a dict of measurements (JSON-serialisable).
         path: JSON-lines file holding finished results; ``None`` keeps nothing.
         desc: label of the progress bar.
+        workers: configurations run at once, each in its own (spawned) process; with more than
+            one, ``run_one`` must be picklable (a module-level function, or a method of a picklable
+            object such as :class:`helpers.fewshot_protocol.FewShotProtocol`). Small networks that
+            leave a GPU mostly idle train side by side this way. Results are saved as they finish.
 
     Returns:
         One dict per configuration, in the order given: ``{"config": ..., **measurements}``.
@@ -63,6 +86,7 @@ def cached_sweep(configs: Iterable[Mapping[str, Any]], run_one: Callable[..., Ma
     keys = [config_key(c) for c in configs]
     if len(set(keys)) != len(keys):
         raise ValueError("configs contains the same configuration twice")
+    workers = check_positive_int(workers, "workers")
     done = read_sweep(path) if path is not None else {}
     todo = [c for c, k in zip(configs, keys) if k not in done]
     bar = None
@@ -70,19 +94,59 @@ def cached_sweep(configs: Iterable[Mapping[str, Any]], run_one: Callable[..., Ma
         from tqdm.std import tqdm
 
         bar = tqdm(total=len(configs), initial=len(configs) - len(todo), desc=desc, unit="run", mininterval=5.0)
-    for config in todo:
-        measured = dict(run_one(**config))
+
+    def record(config: dict[str, Any], measured: Mapping[str, Any]) -> None:
         row = {"config": config, **measured}
         done[config_key(config)] = row
         if path is not None:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-            with open(path, "a") as fh:  # one line per result: a kill loses at most the run in flight
+            with open(path, "a") as fh:  # one line per result: a kill loses at most the runs in flight
                 fh.write(json.dumps(row, default=float) + "\n")
                 fh.flush()
                 os.fsync(fh.fileno())
         if bar is not None:
             bar.set_postfix({k: v for k, v in config.items() if isinstance(v, (int, float, str))}, refresh=False)
             bar.update(1)
-    if bar is not None:
-        bar.close()
+
+    try:
+        if workers == 1 or len(todo) <= 1:
+            for config in todo:
+                record(config, dict(run_one(**config)))
+        else:
+            _run_in_processes(todo, run_one, min(workers, len(todo)), record, desc)
+    finally:
+        if bar is not None:
+            bar.close()
     return [done[k] for k in keys]
+
+
+def _run_in_processes(todo: list[dict[str, Any]], run_one: Callable[..., Mapping[str, Any]], workers: int,
+                      record: Callable[[dict[str, Any], Mapping[str, Any]], None], desc: str) -> None:
+    import multiprocessing as mp
+    import pickle
+    from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+
+    try:
+        pickle.dumps(run_one)
+    except Exception as exc:
+        raise ValueError(f"workers > 1 needs a picklable run_one (a module-level function or a method of a "
+                         f"picklable object), got {run_one!r}: {type(exc).__name__}: {exc}") from None
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    # spawn, not fork: a forked child cannot use CUDA once the parent has.
+    with ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"), initializer=_init_worker,
+                             initargs=(run_one, threads)) as pool:
+        pending = {pool.submit(_call_worker, c): c for c in todo}
+        try:
+            while pending:
+                finished, _ = wait(pending, return_when=FIRST_EXCEPTION)
+                for fut in finished:
+                    config = pending.pop(fut)
+                    try:
+                        measured = fut.result()
+                    except Exception as exc:
+                        raise RuntimeError(f"{desc}: the run {config} failed in its worker: "
+                                           f"{type(exc).__name__}: {exc}") from exc
+                    record(config, measured)
+        finally:
+            for fut in pending:  # an error or an interrupt: start nothing new; finished runs are saved
+                fut.cancel()
