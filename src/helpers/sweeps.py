@@ -123,11 +123,11 @@ def cached_sweep(configs: Iterable[Mapping[str, Any]], run_one: Callable[..., Ma
 def _run_in_processes(todo: list[dict[str, Any]], run_one: Callable[..., Mapping[str, Any]], workers: int,
                       record: Callable[[dict[str, Any], Mapping[str, Any]], None], desc: str) -> None:
     import multiprocessing as mp
-    import pickle
     from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, wait
+    from multiprocessing.reduction import ForkingPickler
 
-    try:
-        pickle.dumps(run_one)
+    try:  # serialised the way the pool will send it to its workers (trusted: this process's own object)
+        ForkingPickler.dumps(run_one)
     except Exception as exc:
         raise ValueError(f"workers > 1 needs a picklable run_one (a module-level function or a method of a "
                          f"picklable object), got {run_one!r}: {type(exc).__name__}: {exc}") from None
