@@ -267,10 +267,11 @@ def count_flops(step: Callable[[], Any]) -> int:
 class ModelSpec:
     """One model of the course as the benchmark trains it.
 
-    ``build(quick)`` returns ``(model, loss_fn, optimizer_factory)``: for torch models ``loss_fn(output,
-    target)`` and ``optimizer_factory(params)``; for Keras models the ``loss`` and ``optimizer_factory()``
-    that ``model.compile`` takes. ``make_batch(quick, device)`` returns ``(x, y)`` on ``device`` (NCHW
-    for torch models, NHWC for Keras models).
+    ``build(quick, size)`` returns ``(model, loss_fn, optimizer_factory)`` for ``size`` px inputs: for torch
+    models ``loss_fn(output, target)`` and ``optimizer_factory(params)``; for Keras models the ``loss`` and
+    ``optimizer_factory()`` that ``model.compile`` takes. ``make_batch(quick, n, size, device)`` returns
+    ``(x, y)`` on ``device`` (NCHW for torch models, NHWC for Keras models). Both get the sizes from
+    :meth:`size`, so a spec states them once.
     """
 
     name: str
@@ -280,8 +281,8 @@ class ModelSpec:
     image_size: int
     quick_batch: int
     quick_image_size: int
-    build: Callable[[bool], tuple[Any, Any, Callable[[Any], Any]]]
-    make_batch: Callable[[bool, Any], tuple[Any, Any]]
+    build: Callable[[bool, int], tuple[Any, Any, Callable[[Any], Any]]]
+    make_batch: Callable[[bool, int, int, Any], tuple[Any, Any]]
     description: str = ""
 
     def size(self, quick: bool) -> tuple[int, int]:
@@ -328,57 +329,50 @@ def model_specs() -> list[ModelSpec]:
     def adam(lr: float = 1e-3):
         return lambda params: torch.optim.Adam(params, lr=lr)
 
-    def b_residual_unet(quick: bool):
+    def b_residual_unet(quick: bool, s: int):
         from .keras_training import sgd
         from .keras_utils import bce_dice_loss
         from .models.residual_unet import residual_unet
 
-        s = 32 if quick else 256
         kw = dict(depth=3, layers=3, filters=4) if quick else dict(depth=5, layers=7, filters=16)
         return residual_unet((s, s, 1), **kw), bce_dice_loss, lambda: sgd(0.05, 0.9, 1e-4)
 
     def b_deeplab(backbone: str):
-        def build(quick: bool):
+        def build(quick: bool, s: int):
             from .keras_training import sgd
             from .keras_utils import bce_dice_loss
             from .models.deeplabv3plus import deeplabv3plus
 
-            s = (80 if backbone == "xception" else 32) if quick else 256
             model = deeplabv3plus((s, s, 1), backbone=backbone, weights=None, aspp_filters=16 if quick else 256)
             return model, bce_dice_loss, lambda: sgd(0.05, 0.9, 1e-4)
         return build
 
-    def binary_nhwc(quick: bool, device: Any, spec_name: str):
-        spec = specs[spec_name]
-        n, s = spec.size(quick)
+    def binary_nhwc(quick: bool, n: int, s: int, device: Any):
         return _images(n, 1, s, device, nhwc=True), _labels(n, s, 2, device, torch.float32)[..., None]
 
-    def b_filler(quick: bool):
+    def b_filler(quick: bool, s: int):
         import keras
 
         from .models.filler_cnn import filler_cnn
 
-        s = 32 if quick else 64
         kw = dict(filters=4, fc_scale=0.05) if quick else dict(filters=32, fc_scale=1.0)
         model = filler_cnn((s, s, 1), fc_layers=3, dropout=0.5, num_classes=3, input_mean=0.5, input_std=0.25, **kw)
         return model, "sparse_categorical_crossentropy", lambda: keras.optimizers.Adam(1e-3)
 
-    def filler_batch(quick: bool, device: Any):
-        n, s = specs["filler_cnn"].size(quick)
+    def filler_batch(quick: bool, n: int, s: int, device: Any):
         return _images(n, 1, s, device, nhwc=True), torch.randint(0, 3, (n,), generator=_gen(1)).to(device)
 
-    def b_pspnet(quick: bool):
+    def b_pspnet(quick: bool, s: int):
         from .losses import main_aux_loss
         from .models.pspnet import pspnet
 
         model = pspnet(3 if quick else 8, backbone_weights=None, freeze_backbone=False)
         return model, main_aux_loss, lambda params: torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=1e-4)
 
-    def pspnet_batch(quick: bool, device: Any):
-        n, s = specs["pspnet"].size(quick)
+    def pspnet_batch(quick: bool, n: int, s: int, device: Any):
         return _images(n, 3, s, device), _labels(n, s, 3 if quick else 8, device)
 
-    def b_grouped(quick: bool):
+    def b_grouped(quick: bool, s: int):
         from .models.grouped_unet import GroupedUNet
         from .pixel_relation import FewShotLoss
 
@@ -386,29 +380,26 @@ def model_specs() -> list[ModelSpec]:
         model = GroupedUNet(1, 3, return_features=True, **kw)
         return model, FewShotLoss(1.0, variant="two_image"), adam(1e-4)
 
-    def grouped_batch(quick: bool, device: Any):
-        n, s = specs["grouped_unet"].size(quick)
+    def grouped_batch(quick: bool, n: int, s: int, device: Any):
         return _images(n, 1, s, device), _labels(n, s, 3, device)
 
-    def b_dcn(quick: bool):
+    def b_dcn(quick: bool, s: int):
         from .models.dcn import DCNLoss, dcn
 
         model = dcn(kernels=(4, 8, 16), width=4 if quick else 32)
         return model, DCNLoss(total_steps=1000), adam(1e-3)
 
-    def dcn_batch(quick: bool, device: Any):
-        n, s = specs["dcn"].size(quick)
+    def dcn_batch(quick: bool, n: int, s: int, device: Any):
         return _images(n, 1, s, device), _labels(n, s, 2, device, torch.float32)
 
     lst = [
-        ModelSpec("residual_unet", "keras", "01_grain_boundary_unet", 32, 256, 2, 32, b_residual_unet,
-                  lambda q, d: binary_nhwc(q, d, "residual_unet"),
+        ModelSpec("residual_unet", "keras", "01_grain_boundary_unet", 32, 256, 2, 32, b_residual_unet, binary_nhwc,
                   "residual U-Net, depth 5, layer 7, 16 filters; SGD, BCE + Dice"),
         ModelSpec("deeplabv3plus_xception", "keras", "01_grain_boundary_unet", 32, 256, 1, 80,
-                  b_deeplab("xception"), lambda q, d: binary_nhwc(q, d, "deeplabv3plus_xception"),
+                  b_deeplab("xception"), binary_nhwc,
                   "DeepLabv3+ with Xception; SGD, BCE + Dice"),
         ModelSpec("deeplabv3plus_mobilenetv2", "keras", "01_grain_boundary_unet", 32, 256, 2, 32,
-                  b_deeplab("mobilenetv2"), lambda q, d: binary_nhwc(q, d, "deeplabv3plus_mobilenetv2"),
+                  b_deeplab("mobilenetv2"), binary_nhwc,
                   "DeepLabv3+ with MobileNetV2; SGD, BCE + Dice"),
         ModelSpec("pspnet", "torch", "02_pspnet_augmentation", 32, 256, 2, 32, b_pspnet, pspnet_batch,
                   "PSPNet, dilated ResNet-50, 8 classes; SGD, main + 0.4 aux CE"),
@@ -419,7 +410,6 @@ def model_specs() -> list[ModelSpec]:
         ModelSpec("dcn", "torch", "05_dcn_kernel_tuning", 8, 512, 2, 32, b_dcn, dcn_batch,
                   "DCN width 32, kernels (4, 8, 16); Adam, fused + decaying auxiliary BCE"),
     ]
-    specs = {s.name: s for s in lst}
     return lst
 
 
@@ -446,9 +436,10 @@ def _torch_twin(spec: ModelSpec, quick: bool, device: Any, *, optimized: bool, c
     import torch
 
     torch.manual_seed(0)
-    model, loss_fn, make_opt = spec.build(quick)
+    n, size = spec.size(quick)
+    model, loss_fn, make_opt = spec.build(quick, size)
     model = model.to(device).train()
-    x, y = spec.make_batch(quick, device)
+    x, y = spec.make_batch(quick, n, size, device)
     if optimized:
         model = model.to(memory_format=torch.channels_last)
         x = x.contiguous(memory_format=torch.channels_last)
@@ -493,9 +484,10 @@ def _keras_twin(spec: ModelSpec, quick: bool, device: Any, *, optimized: bool, j
     try:
         with scope:
             keras.utils.set_random_seed(0)
-            model, loss, make_opt = spec.build(quick)
+            n, size = spec.size(quick)
+            model, loss, make_opt = spec.build(quick, size)
             model.compile(optimizer=make_opt(), loss=loss, jit_compile=bool(jit))
-            x, y = spec.make_batch(quick, device)
+            x, y = spec.make_batch(quick, n, size, device)
             model.make_train_function()
             fn = model.train_function
 
@@ -590,9 +582,9 @@ def bench_model(spec: ModelSpec, device: Any, *, quick: bool = False, warmup: in
     best = min((t for t in ("bf16", "compiled") if t in results), key=lambda t: results[t]["step_ms"], default=None)
     if best is not None:
         row["optimized_step_ms"] = results[best]["step_ms"]
-        row["optimized_variant"] = {"bf16": "bf16 eager", "compiled": "bf16 + compile"}[best]
-        if spec.framework == "keras":
-            row["optimized_variant"] = {"bf16": "mixed_bfloat16", "compiled": "mixed_bfloat16 + jit_compile"}[best]
+        row["optimized_variant"] = {"torch": {"bf16": "bf16 eager", "compiled": "bf16 + compile"},
+                                    "keras": {"bf16": "mixed_bfloat16", "compiled": "mixed_bfloat16 + jit_compile"},
+                                    }[spec.framework][best]
         row["peak_memory_gb"] = results[best].get("peak_memory_gb")
     row["seconds"] = time.perf_counter() - t_model
     return derive_metrics(row, peak_tflops)
@@ -709,18 +701,18 @@ def _busy_keras(device: Any, quick: bool, method: str) -> dict[str, Any]:
 
     from .keras_training import train_segmenter
     from .keras_utils import configure_keras
-    from .models.residual_unet import residual_unet
 
     if keras.config.backend() != "torch":
         raise RuntimeError("the Keras loop is measured on the torch backend: set KERAS_BACKEND=torch")
-    size, batch, n = (32, 2, 8) if quick else (256, 32, 100)
-    kw = dict(depth=3, layers=3, filters=4) if quick else dict(depth=5, layers=7, filters=16)
+    spec = next(s for s in model_specs() if s.name == "residual_unet")  # the benchmark's model and sizes
+    batch, size = spec.size(quick)
+    n = 8 if quick else 100
     rng = np.random.default_rng(0)
     x = rng.random((n, size, size), dtype=np.float32)
     y = (rng.random((n, size, size)) > 0.8).astype(np.float32)
     configure_keras(mixed_precision=device.type == "cuda")
     try:
-        model = residual_unet((size, size, 1), **kw)
+        model = spec.build(quick, size)[0]
         train_segmenter(model, (x, y), epochs=1, batch_size=batch, jit_compile=False)  # warm-up
         epochs = 2 if quick else 4
         r = gpu_busy_fraction(lambda: train_segmenter(model, (x, y), epochs=epochs, batch_size=batch,
@@ -763,7 +755,7 @@ def run_bench(*, device: str | None = None, quick: bool = False, models: Sequenc
         device: ``"cuda"``, ``"cpu"`` or ``None`` (CUDA when available).
         quick: toy sizes (a CPU smoke test of every code path), 1 warm-up and 1 timed step by default.
         models: names from :func:`model_specs` (default: all).
-        warmup, steps: discarded and timed steps per twin (default 5 and 20; quick: 1 and 2).
+        warmup, steps: discarded and timed steps per twin (default 5 and 20; quick: 1 and 1).
         compile: also measure the ``torch.compile`` twin of torch models (default: on CUDA only).
         compile_mode: ``torch.compile``'s ``mode`` (``None``, ``"reduce-overhead"``, ``"max-autotune"`` ...).
         keras_jit: also measure Keras' ``jit_compile=True`` twin.
@@ -794,7 +786,7 @@ def run_bench(*, device: str | None = None, quick: bool = False, models: Sequenc
             raise ValueError(f"unknown model(s) {unknown}; choose from {sorted(known)}")
         specs = [s for s in specs if s.name in models]
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
-    peak = peak_bf16_tflops(name) if dev.type == "cuda" else None
+    peak = peak_bf16_tflops(name)  # None for "cpu" and unknown GPUs
     doc: dict[str, Any] = {
         "schema": SCHEMA, "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": command, "device": name, "peak_bf16_tflops": peak, "quick": quick,
@@ -911,12 +903,8 @@ def bench_markdown(doc: Mapping[str, Any]) -> str:
 # ----------------------------------------------------------------------------- the book page
 
 
-def _load_summaries(summary_json: str | os.PathLike | Sequence[str | os.PathLike] | None
-                    ) -> dict[tuple[str, str], dict[str, Any]]:
+def _load_summaries(paths: Sequence[str | os.PathLike]) -> dict[tuple[str, str], dict[str, Any]]:
     """``{(notebook, profile): record}`` from one or more runner summaries; later files win."""
-    if summary_json is None:
-        return {}
-    paths = [summary_json] if isinstance(summary_json, (str, os.PathLike)) else list(summary_json)
     out: dict[tuple[str, str], dict[str, Any]] = {}
     for p in paths:
         p = Path(p)

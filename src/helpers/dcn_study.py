@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from .checks import _is_torch
+from .checks import _is_torch, check_positive_int
 
 __all__ = ["PAPER_TABLE1", "PAPER_TABLE1_BASELINE", "PAPER_TABLE1_PROPOSED", "branch_maps",
            "contrast_guided_search", "feature_map_contrast", "format_table1", "kernel_contrast_spearman",
@@ -185,17 +185,16 @@ def plot_branch_maps(images: Any, maps: Any, masks: Any = None, *, kernels: Sequ
     """
     import matplotlib.pyplot as plt
 
-    def to_np(x: Any) -> np.ndarray:
-        return x.detach().float().cpu().numpy() if _is_torch(x) else np.asarray(x)
+    from .plots import _to_numpy
 
-    img, fm = to_np(images), to_np(maps).astype(np.float32)
+    img, fm = _to_numpy(images), _to_numpy(maps).astype(np.float32)
     if img.ndim == 4:
         img = img[:, 0]
     if fm.ndim != 4 or fm.shape[1] != 3:
         raise ValueError(f"maps must be (N, 3, H, W): F1, F2, F3 per sample, got shape {fm.shape}")
     if img.shape[0] != fm.shape[0] or img.shape[-2:] != fm.shape[-2:]:
         raise ValueError(f"images {img.shape} and maps {fm.shape} must hold the same samples and pixels")
-    lab = None if masks is None else to_np(masks)
+    lab = None if masks is None else _to_numpy(masks)
     if lab is not None and lab.shape[-2:] != fm.shape[-2:]:
         raise ValueError(f"masks {lab.shape} must have the maps' height and width {fm.shape[-2:]}")
     if n < 1:
@@ -363,8 +362,7 @@ def contrast_guided_search(evaluate: Any, start: Sequence[int] = PAPER_TABLE1_BA
     """
     if not callable(evaluate):
         raise ValueError(f"evaluate must be a callable kernels -> scores, got {type(evaluate).__name__}")
-    if isinstance(budget, bool) or not isinstance(budget, (int, np.integer)) or budget < 1:
-        raise ValueError(f"budget must be an integer >= 1, got {budget!r}")
+    budget = check_positive_int(budget, "budget")
 
     def run(kernels: tuple[int, int, int]) -> tuple[float, np.ndarray]:
         r = evaluate(kernels)

@@ -129,13 +129,11 @@ class FewShotProtocol:
         from .models.unet import UNet
 
         check_choice(method, "method", METHODS)
-        # A private generator state: runs in threads or processes never share the global one.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(init_seed)
-            if method == "unet":
-                return UNet(1, self.num_classes, base=self.base, depth=self.depth)
-            return GroupedUNet(1, self.num_classes, base=self.base, depth=self.depth,
-                               group_channels=self.group_channels, return_features=True)
+        torch.manual_seed(init_seed)  # also seeds whatever else of the run draws from the global generators
+        if method == "unet":
+            return UNet(1, self.num_classes, base=self.base, depth=self.depth)
+        return GroupedUNet(1, self.num_classes, base=self.base, depth=self.depth, group_channels=self.group_channels,
+                           return_features=True)
 
     def loss(self, method: str, anchor: str, init_seed: int) -> nn.Module:
         """CE for the U-Net and for ``grouped_ce`` (lambda = 0); CE + lambda L_rel for the variants."""
@@ -166,7 +164,6 @@ class FewShotProtocol:
         from .training import evaluate
 
         seed = self.init_seed(run)
-        torch.manual_seed(seed)  # whatever else draws from the global generators starts from this run's seed
         model = self.build(method, seed)
         train = self.tensors("train")
         batches = FewShotBatches(*train, batch_size=self.batch_size, steps=self.steps_per_round, seed=seed,

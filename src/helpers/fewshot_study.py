@@ -416,15 +416,14 @@ def plot_comparison(images: Any, truth: Any, predictions: Mapping[str, Any], *, 
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
 
-    def np_(a: Any) -> np.ndarray:
-        return np.asarray(a.detach().cpu() if isinstance(a, torch.Tensor) else a)
+    from .plots import _to_numpy
 
-    images, truth = np_(images), np_(truth)
+    images, truth = _to_numpy(images), _to_numpy(truth)
     if images.ndim == 4 and images.shape[1] == 1:
         images = images[:, 0]
     if images.ndim != 3 or truth.shape != images.shape:
         raise ValueError(f"images (N, H, W) and truth (N, H, W) must match, got {images.shape} and {truth.shape}")
-    preds = {k: np_(v) for k, v in predictions.items()}
+    preds = {k: _to_numpy(v) for k, v in predictions.items()}
     for k, v in preds.items():
         if v.shape != truth.shape:
             raise ValueError(f"prediction {k!r} has shape {v.shape}, truth {truth.shape}")

@@ -271,12 +271,12 @@ _DATA_SOURCES = ("synthetic", "real")
 
 def _validate_values(params: Mapping[str, Any]) -> None:
     """Reject values of the contract's parameters (spec section 3) that no notebook can use."""
-    if "data_source" in params and params["data_source"] not in _DATA_SOURCES:
-        raise ValueError(f"parameter data_source must be one of {list(_DATA_SOURCES)}, got {params['data_source']!r}")
+    from .checks import check_choice, check_seed
+
+    if "data_source" in params:
+        check_choice(params["data_source"], "parameter data_source", _DATA_SOURCES)
     if "seed" in params:
-        seed = params["seed"]
-        if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-            raise ValueError(f"parameter seed must be a non-negative integer, got {seed!r}")
+        check_seed(params["seed"], "parameter seed")
     if "data_root" in params and params["data_root"] is not None and not isinstance(params["data_root"], str):
         raise ValueError(f"parameter data_root must be a folder path or None, got {params['data_root']!r}")
 

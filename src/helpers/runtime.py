@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from .checks import check_choice
+from .checks import check_choice, check_seed
 
 PROFILES = ("auto", "smoke", "full")
 T = TypeVar("T")
@@ -97,9 +97,7 @@ def seed_everything(seed: int, deterministic: bool = False) -> int:
     Returns:
         The seed, so a notebook can log it.
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    seed = int(seed)
+    seed = check_seed(seed)
     random.seed(seed)
     np.random.seed(seed % 2**32)
     os.environ["PYTHONHASHSEED"] = str(seed)

@@ -71,6 +71,7 @@ from scipy import ndimage
 from scipy.spatial import cKDTree
 
 from ..checks import check_choice, check_number, check_positive_int, check_seed
+from ..sweeps import config_key
 
 MORPHOLOGIES = ("random", "dispersed", "aggregated")
 #: The names the paper uses for the three classes.
@@ -754,9 +755,10 @@ def filler_dataset(n_per_class: int, *, field_nm: float, pixels: int = 64, seed:
                 plan.append((c, s_seed, i_seed, int(m)))
     # The structures depend on the seed, not on the field of view: data sets of several fields from one
     # seed share them, and building them is the slow part for small fields.
-    keys = [(MORPHOLOGIES[c], s, tuple(sorted(structure_kwargs.items()))) for c, s, _, _ in plan]
+    keys = [(MORPHOLOGIES[c], s, config_key(structure_kwargs)) for c, s, _, _ in plan]
     missing = sorted({k for k in keys if k not in _STRUCTURES})
-    built = dict(zip(missing, _pool_map(_build_structure, [(m, sd, dict(kw)) for m, sd, kw in missing], workers)))
+    built = dict(zip(missing, _pool_map(_build_structure, [(m, sd, structure_kwargs) for m, sd, _ in missing],
+                                        workers)))
     structures = [built[k] if k in built else _STRUCTURES[k] for k in keys]
     for k, s in built.items():
         if len(_STRUCTURES) >= _STRUCTURES_KEPT:

@@ -154,8 +154,8 @@ def load_leaf_folder(root: str | os.PathLike, size: int, *, image_dir: str = "im
     if leaf_dir is None:
         leaf = np.ones(lesions.shape, np.uint8)
     else:
-        _, leaf, _ = load_image_mask_folder(root, image_dir=image_dir, mask_dir=leaf_dir,
-                                                     threshold=threshold, size=size, grayscale=False)
+        _, leaf, _ = load_image_mask_folder(root, image_dir=image_dir, mask_dir=leaf_dir, threshold=threshold,
+                                            size=size, grayscale=False)
         leaf = np.maximum(leaf, lesions).astype(np.uint8)  # a lesion is part of its leaf
     order = np.random.default_rng(check_seed(seed)).permutation(len(images))
     n_val = min(len(images) - 1, max(1, round(len(images) * float(val_fraction))))

@@ -46,6 +46,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..checks import check_positive_int, check_seed
+from .synthetic import smooth_basis as _smooth_basis
 
 # One entry per object class (class k+1 uses entry k): shape family, texture, texture period in
 # pixels at size 128, stripe orientation in degrees (image frame), hue centre, name.
@@ -69,12 +70,6 @@ IGNORE = 255
 
 def _hsv(h: float, s: float, v: float) -> np.ndarray:
     return np.array(colorsys.hsv_to_rgb(h % 1.0, float(np.clip(s, 0, 1)), float(np.clip(v, 0, 1))), np.float32)
-
-
-def _smooth_basis(size: int, k: int) -> np.ndarray:
-    """``(size, k)`` Gaussian bumps: ``basis @ c @ basis.T`` turns ``k x k`` noise into a smooth field."""
-    centres = (np.arange(k, dtype=np.float32) + 0.5) * size / k
-    return np.exp(-(((np.arange(size, dtype=np.float32)[:, None] - centres) / (size / k)) ** 2))
 
 
 def _smooth_noise(rng: np.random.Generator, basis: np.ndarray, channels: int) -> np.ndarray:

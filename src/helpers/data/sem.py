@@ -27,6 +27,7 @@ import numpy as np
 from scipy import ndimage
 
 from ..checks import check_choice, check_positive_int, check_seed
+from .synthetic import smooth_basis
 
 TREATMENTS = ("short", "medium", "long")
 # Per treatment: grains per 256x256 image, grain-contrast spread, boundary brightness,
@@ -156,8 +157,7 @@ def synthetic_sem(n: int, size: int = 256, *, treatment: str | Sequence[str] = "
     rng = np.random.default_rng(check_seed(seed))
     kinds = _treatments(treatment, n, rng)
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    centres = (np.arange(6, dtype=np.float32) + 0.5) * size / 6
-    basis = np.exp(-(((np.arange(size, dtype=np.float32)[:, None] - centres) / (size / 6)) ** 2))
+    basis = smooth_basis(size, 6)
     images = np.empty((n, size, size), np.float32)
     boundaries = np.empty((n, size, size), np.uint8)
     carbides = np.empty((n, size, size), np.uint8)

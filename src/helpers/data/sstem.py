@@ -181,8 +181,6 @@ def _resolve_root(data_root: str | os.PathLike | None) -> str | os.PathLike | No
 
 def _read(path: Path, what: str) -> np.ndarray:
     """Read one slice file and check it is a 1024 x 1024 single-channel image."""
-    from .folder import read_image
-
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing; expected the ssTEM {what} ({SLICE_SIZE} x {SLICE_SIZE})")
     if path.suffix == ".tif":
@@ -199,9 +197,7 @@ def _read(path: Path, what: str) -> np.ndarray:
         try:
             with Image.open(path) as im:
                 # 1-bit masks arrive as bool, 8-bit ones as uint8: keep the raw values.
-                arr = np.asarray(im) if im.mode in ("1", "L") else read_image(path, grayscale=True)
-        except ValueError:
-            raise
+                arr = np.asarray(im if im.mode in ("1", "L") else im.convert("L"))
         except Exception as exc:
             raise ValueError(f"cannot read {path} as a PNG ({type(exc).__name__}: {exc}); expected the ssTEM "
                              f"{what}") from exc

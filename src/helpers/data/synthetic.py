@@ -12,11 +12,16 @@ import numpy as np
 from ..checks import check_positive_int
 
 
+def smooth_basis(size: int, knots: int) -> np.ndarray:
+    """``(size, knots)`` Gaussian bumps: ``basis @ c @ basis.T`` turns ``knots x knots`` noise into a smooth field."""
+    centres = (np.arange(knots, dtype=np.float32) + 0.5) * size / knots
+    return np.exp(-(((np.arange(size, dtype=np.float32)[:, None] - centres) / (size / knots)) ** 2))
+
+
 def smooth_fields(rng: np.random.Generator, n: int, size: int, knots: int, channels: int = 1) -> np.ndarray:
     """Smooth random fields ``(n, channels, size, size)`` of unit-order amplitude: Gaussian bumps on a
     ``knots x knots`` grid with normal weights (the warps and shading of the EM generators)."""
-    centres = (np.arange(knots, dtype=np.float32) + 0.5) * size / knots
-    basis = np.exp(-(((np.arange(size, dtype=np.float32)[:, None] - centres) / (size / knots)) ** 2))
+    basis = smooth_basis(size, knots)
     coarse = rng.normal(0.0, 1.0, (n, channels, knots, knots)).astype(np.float32)
     return basis @ coarse @ basis.T
 

@@ -42,7 +42,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...checks import check_choice, check_float_images, check_positive_int
-from ...losses import segmentation_cross_entropy
+from ...losses import _check_number, segmentation_cross_entropy
 
 __all__ = ["DCN", "DCNLoss", "PAPER_KERNELS", "STRIDES", "aux_weight_schedule", "dcn", "dcn_loss",
            "deconv_padding"]
@@ -232,13 +232,10 @@ def aux_weight_schedule(step: int, total_steps: int, start: float = 1.0, end: fl
         >>> aux_weight_schedule(1, 3, start=1.0, end=0.0, kind="linear")
         0.5
     """
-    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-        raise ValueError(f"step must be an integer >= 0, got {step!r}")
+    step = check_positive_int(step, "step", minimum=0)
     total_steps = check_positive_int(total_steps, "total_steps")
     check_choice(kind, "kind", ("geometric", "linear"))
-    for name, v in (("start", start), ("end", end)):
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+    start, end = _check_number(start, "start"), _check_number(end, "end")
     if end > start:
         raise ValueError(f"the auxiliary weight must decay: end ({end}) must be <= start ({start})")
     if kind == "geometric" and (end == 0 or start == 0) and end != start:
@@ -293,9 +290,7 @@ def dcn_loss(output: Any, target: torch.Tensor, aux_weight: float = 1.0, *, pos_
         >>> round(float(dcn_loss((z, z, z, z), y, aux_weight=0.5)), 4)  # (1 + 0.5 * 3) * log 2
         1.7329
     """
-    if isinstance(aux_weight, bool) or not isinstance(aux_weight, (int, float)) or not math.isfinite(aux_weight) \
-            or aux_weight < 0:
-        raise ValueError(f"aux_weight must be a finite number >= 0, got {aux_weight!r}")
+    aux_weight = _check_number(aux_weight, "aux_weight")
     if isinstance(output, (tuple, list)):
         if len(output) != 4:
             raise ValueError(f"output must be (fused, F1, F2, F3) or one logits tensor, "
