@@ -280,6 +280,18 @@ def test_cli_quick_every_model_on_cpu(tmp_path):
     assert "| residual_unet | keras (torch backend) | 2 | 32 px |" in proc.stdout
     assert out.with_suffix(".md").read_text() in proc.stdout
 
+    # --busy-only: the busy loops again, every model row kept as it was; with --models it is refused.
+    rows = doc["rows"]
+    base = [sys.executable, "-m", "helpers.bench", "--device", "cpu", "--quick", "--busy-only", "--output", str(out)]
+    proc = subprocess.run(base, env=env, capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[1])
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    again = json.loads(out.read_text())
+    assert again["rows"] == rows and len(again["busy"]) == 2
+    assert again["commands"][-1].endswith("--busy-only --output " + str(out))
+    proc = subprocess.run(base + ["--models", "dcn"], env=env, capture_output=True, text=True, timeout=600,
+                          cwd=Path(__file__).parents[1])
+    assert proc.returncode != 0 and "leave out --models" in proc.stderr
+
 
 def test_page_times_a_notebook_missing_from_the_summary_by_its_results_json(tmp_path):
     """A notebook the runner's summary lacks is timed by its own results.json, marked, and counted in the total."""

@@ -677,7 +677,10 @@ def _busy_torch(device: Any, quick: bool, method: str) -> dict[str, Any]:
     from .seg_experiments import augmented_loader, default_workers, make_optimizer
     from .training import fit
 
-    size, batch, n = (32, 2, 8) if quick else (256, 32, 32 * 12)
+    # Full: 240 steps (about 15 s on an H100), long against NVML's sample period (up to 1 s) and the
+    # workers' start; a 12-step epoch measured 0.8 s, too short to mean anything.
+    size, batch, n = (32, 2, 8) if quick else (256, 32, 32 * 24)
+    epochs = 1 if quick else 10
     data = synthetic_scenes(n, size, num_classes=8, seed=0)
     loader = augmented_loader(data["images"], data["masks"], augmentation="affine_blur", size=size,
                               batch_size=batch, num_workers=default_workers(), seed=0)
@@ -689,9 +692,9 @@ def _busy_torch(device: Any, quick: bool, method: str) -> dict[str, Any]:
     kw = dict(loss_fn=main_aux_loss, optimizer=opt, scheduler=sched, scheduler_interval="step", batch_size=batch,
               num_classes=8, ignore_index=255, progress=False, device=device)
     fit(model, loader, epochs=1, **kw)  # warm-up: workers, cudnn autotuning
-    r = gpu_busy_fraction(lambda: fit(model, loader, epochs=1, **kw), device, method=method)
+    r = gpu_busy_fraction(lambda: fit(model, loader, epochs=epochs, **kw), device, method=method)
     return {"loop": "helpers.training.fit: PSPNet, albumentations DataLoader (notebook 02)", "framework": "torch",
-            "batch": batch, "image_size": size, "steps": len(loader), **r}
+            "batch": batch, "image_size": size, "steps": epochs * len(loader), **r}
 
 
 def _busy_keras(device: Any, quick: bool, method: str) -> dict[str, Any]:
@@ -714,7 +717,7 @@ def _busy_keras(device: Any, quick: bool, method: str) -> dict[str, Any]:
     try:
         model = spec.build(quick, size)[0]
         train_segmenter(model, (x, y), epochs=1, batch_size=batch, jit_compile=False)  # warm-up
-        epochs = 2 if quick else 4
+        epochs = 2 if quick else 20  # full: 80 steps, about 20 s (see _busy_torch)
         r = gpu_busy_fraction(lambda: train_segmenter(model, (x, y), epochs=epochs, batch_size=batch,
                                                       jit_compile=False), device, method=method)
     finally:
@@ -754,7 +757,7 @@ def run_bench(*, device: str | None = None, quick: bool = False, models: Sequenc
     Args:
         device: ``"cuda"``, ``"cpu"`` or ``None`` (CUDA when available).
         quick: toy sizes (a CPU smoke test of every code path), 1 warm-up and 1 timed step by default.
-        models: names from :func:`model_specs` (default: all).
+        models: names from :func:`model_specs` (default: all; ``[]``: none, e.g. only the busy loops).
         warmup, steps: discarded and timed steps per twin (default 5 and 20; quick: 1 and 1).
         compile: also measure the ``torch.compile`` twin of torch models (default: on CUDA only).
         compile_mode: ``torch.compile``'s ``mode`` (``None``, ``"reduce-overhead"``, ``"max-autotune"`` ...).
@@ -779,7 +782,7 @@ def run_bench(*, device: str | None = None, quick: bool = False, models: Sequenc
     compile = (dev.type == "cuda") if compile is None else bool(compile)
     busy = (dev.type == "cuda") if busy is None else bool(busy)
     specs = all_specs = model_specs()
-    if models:
+    if models is not None:  # [] = no model rows (the busy loops only)
         known = {s.name for s in specs}
         unknown = [m for m in models if m not in known]
         if unknown:
@@ -815,6 +818,7 @@ def run_bench(*, device: str | None = None, quick: bool = False, models: Sequenc
         return sorted(kept_rows + new, key=lambda r: order.get(r.get("model"), len(order)))
 
     new_rows: list[dict[str, Any]] = []
+    doc["rows"] = rows_now(new_rows)  # a run of the busy loops only keeps every row
     doc["busy"] = list(kept_busy)
     t0 = time.perf_counter()
     log(f"benchmark on {name} ({dev}); warm-up {warmup}, timed {steps} steps per twin; compile={compile}")
@@ -1128,6 +1132,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="measure the GPU busy fraction of one notebook loop per framework (default on CUDA)")
     p.add_argument("--no-busy", dest="busy", action="store_false")
     p.add_argument("--busy-method", default="auto", choices=("auto", "nvml", "profiler"))
+    p.add_argument("--busy-only", action="store_true",
+                   help="measure only the busy loops, keeping every model row of --output (implies --busy --merge)")
     p.add_argument("--output", default=str(ROOT / "results" / "bench.json"), help="bench.json path (and .md beside)")
     p.add_argument("--merge", action="store_true",
                    help="keep the rows of models not measured now from an existing --output (split runs)")
@@ -1162,8 +1168,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     command = "python -m helpers.bench" + ("" if argv is None and len(sys.argv) <= 1 else " " + " ".join(
         sys.argv[1:] if argv is None else list(argv)))
-    doc = run_bench(device=args.device, quick=args.quick,
-                    models=[m.strip() for m in args.models.split(",") if m.strip()] if args.models else None,
+    if args.busy_only and args.models:
+        raise SystemExit("--busy-only measures no model: leave out --models")
+    models = [] if args.busy_only else ([m.strip() for m in args.models.split(",") if m.strip()] if args.models else None)
+    if args.busy_only:
+        args.busy, args.merge = True, True
+    doc = run_bench(device=args.device, quick=args.quick, models=models,
                     warmup=args.warmup, steps=args.steps, compile=args.compile, compile_mode=args.compile_mode,
                     keras_jit=args.keras_jit, busy=args.busy, busy_method=args.busy_method, output=args.output,
                     command=("KERAS_BACKEND=torch " + command), merge=args.merge)
