@@ -173,7 +173,8 @@ def test_write_performance_page_from_synthetic_json(tmp_path):
         "command": "KERAS_BACKEND=torch python -m helpers.bench",
         "created": "2026-01-01", "settings": {"steps": 20, "warmup": 5}, "rows": rows,
         "busy": [{"loop": "fit PSPNet", "busy_fraction": 0.95, "method": "profiler"},
-                 {"loop": "keras fit", "busy_fraction": 0.6, "method": "profiler"}],
+                 {"loop": "keras fit", "busy_fraction": 0.6, "method": "profiler"},
+                 {"loop": "fit PSPNet resident", "busy_fraction": 0.5, "method": "nvml", "reference": True}],
         "notes": {"dcn": "launch-bound at batch 8"}}))
     full = _summary(tmp_path / "full.json", [
         {"notebook": "00_getting_started", "status": "ok", "seconds": 80.0, "profile": "full", "device": "NVIDIA H100"},
@@ -195,6 +196,7 @@ def test_write_performance_page_from_synthetic_json(tmp_path):
     assert "filler_cnn: optimised" not in text  # the speedup target is for the torch models
     assert "| GPU busy >= 90 %: fit PSPNet | 95 % (profiler) | **met** |" in text
     assert "60 % (profiler), 30 points short | **missed** |" in text
+    assert "| fit PSPNet resident |" in text and "GPU busy >= 90 %: fit PSPNet resident" not in text  # a reference
     # cost: 980 s full (over 900 s by 80 s), 120 s smoke but one notebook failed
     assert "| 00_getting_started | 50 | 80 |" in text
     assert "| 03_filler_classification_hpo | 70 (failed) | 900 |" in text
@@ -275,7 +277,8 @@ def test_cli_quick_every_model_on_cpu(tmp_path):
     for r in doc["rows"]:
         check_row(r)
     assert {r["framework"] for r in doc["rows"]} == {"torch", "keras (torch backend)"}
-    assert [b["framework"] for b in doc["busy"]] == ["torch", "keras (torch backend)"]
+    assert [b["framework"] for b in doc["busy"]] == ["torch", "torch", "keras (torch backend)"]
+    assert [bool(b.get("reference")) for b in doc["busy"]] == [False, True, False]
     assert all(b["busy_fraction"] is None and "error" not in b for b in doc["busy"])
     assert "| residual_unet | keras (torch backend) | 2 | 32 px |" in proc.stdout
     assert out.with_suffix(".md").read_text() in proc.stdout
@@ -286,7 +289,7 @@ def test_cli_quick_every_model_on_cpu(tmp_path):
     proc = subprocess.run(base, env=env, capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[1])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     again = json.loads(out.read_text())
-    assert again["rows"] == rows and len(again["busy"]) == 2
+    assert again["rows"] == rows and len(again["busy"]) == 3
     assert again["commands"][-1].endswith("--busy-only --output " + str(out))
     proc = subprocess.run(base + ["--models", "dcn"], env=env, capture_output=True, text=True, timeout=600,
                           cwd=Path(__file__).parents[1])

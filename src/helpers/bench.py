@@ -39,7 +39,8 @@ What is measured, and how:
   peak (:data:`PEAK_BF16_TFLOPS`; ``None`` for an unknown device or a CPU).
 * **GPU busy fraction** (:func:`gpu_busy_fraction`): during one notebook training loop per framework
   (``helpers.training.fit`` on PSPNet with the notebook's albumentations DataLoader; Keras ``fit`` through
-  ``helpers.keras_training.train_segmenter`` on the residual U-Net with NumPy arrays), sampled from NVML
+  ``helpers.keras_training.train_segmenter`` on the residual U-Net with NumPy arrays), plus a reference
+  (the same PSPNet ``fit`` on images already on the GPU: what the data path costs), sampled from NVML
   when ``pynvml`` is importable, else the union of the CUDA kernels' intervals in a ``torch.profiler``
   trace over the loop's wall time.
 
@@ -665,8 +666,12 @@ def gpu_busy_fraction(run: Callable[[], Any], device: Any = "cuda", *, method: s
             "seconds": secs, "samples": len(kernels)}
 
 
-def _busy_torch(device: Any, quick: bool, method: str) -> dict[str, Any]:
-    """Notebook 02's training loop: ``fit`` on PSPNet with the albumentations DataLoader."""
+def _busy_torch(device: Any, quick: bool, method: str, resident: bool = False) -> dict[str, Any]:
+    """Notebook 02's training loop: ``fit`` on PSPNet with the albumentations DataLoader.
+
+    ``resident=True`` is its reference: the same ``fit`` on the same images already on the GPU (no
+    DataLoader, no augmentation), so the two busy fractions show what the data path costs.
+    """
     import warnings
 
     import torch
@@ -682,19 +687,29 @@ def _busy_torch(device: Any, quick: bool, method: str) -> dict[str, Any]:
     size, batch, n = (32, 2, 8) if quick else (256, 32, 32 * 24)
     epochs = 1 if quick else 10
     data = synthetic_scenes(n, size, num_classes=8, seed=0)
-    loader = augmented_loader(data["images"], data["masks"], augmentation="affine_blur", size=size,
-                              batch_size=batch, num_workers=default_workers(), seed=0)
+    if resident:
+        train: Any = (torch.from_numpy(data["images"]).permute(0, 3, 1, 2).contiguous(),
+                      torch.from_numpy(data["masks"]).long())
+        loop, steps = "helpers.training.fit: PSPNet, images resident on the GPU (reference for notebook 02)", n // batch
+    else:
+        train = augmented_loader(data["images"], data["masks"], augmentation="affine_blur", size=size,
+                                 batch_size=batch, num_workers=default_workers(), seed=0)
+        loop, steps = "helpers.training.fit: PSPNet, albumentations DataLoader (notebook 02)", len(train)
     torch.manual_seed(0)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         model = pspnet(8, backbone_weights=None, freeze_backbone=False)
-    opt, sched = make_optimizer("sgd_poly", model, total_steps=4 * len(loader))
+    opt, sched = make_optimizer("sgd_poly", model, total_steps=(epochs + 1) * steps)
     kw = dict(loss_fn=main_aux_loss, optimizer=opt, scheduler=sched, scheduler_interval="step", batch_size=batch,
               num_classes=8, ignore_index=255, progress=False, device=device)
-    fit(model, loader, epochs=1, **kw)  # warm-up: workers, cudnn autotuning
-    r = gpu_busy_fraction(lambda: fit(model, loader, epochs=epochs, **kw), device, method=method)
-    return {"loop": "helpers.training.fit: PSPNet, albumentations DataLoader (notebook 02)", "framework": "torch",
-            "batch": batch, "image_size": size, "steps": epochs * len(loader), **r}
+    fit(model, train, epochs=1, **kw)  # warm-up: workers, cudnn autotuning
+    r = gpu_busy_fraction(lambda: fit(model, train, epochs=epochs, **kw), device, method=method)
+    return {"loop": loop, "framework": "torch", "batch": batch, "image_size": size, "steps": epochs * steps,
+            **({"reference": True} if resident else {}), **r}
+
+
+def _busy_torch_resident(device: Any, quick: bool, method: str) -> dict[str, Any]:
+    return _busy_torch(device, quick, method, resident=True)
 
 
 def _busy_keras(device: Any, quick: bool, method: str) -> dict[str, Any]:
@@ -762,7 +777,8 @@ def run_bench(*, device: str | None = None, quick: bool = False, models: Sequenc
         compile: also measure the ``torch.compile`` twin of torch models (default: on CUDA only).
         compile_mode: ``torch.compile``'s ``mode`` (``None``, ``"reduce-overhead"``, ``"max-autotune"`` ...).
         keras_jit: also measure Keras' ``jit_compile=True`` twin.
-        busy: measure the GPU busy fraction of one notebook loop per framework (default: on CUDA only).
+        busy: measure the GPU busy fraction of one notebook loop per framework and of the PSPNet loop
+            without its DataLoader (default: on CUDA only).
         busy_method: see :func:`gpu_busy_fraction`.
         output: ``bench.json`` path, rewritten after every model (a cut-off run keeps what it measured).
         command: the command line recorded in the document.
@@ -832,7 +848,7 @@ def run_bench(*, device: str | None = None, quick: bool = False, models: Sequenc
         if output is not None:
             write_bench(doc, output)
     if busy:
-        for what, fn in (("torch", _busy_torch), ("keras", _busy_keras)):
+        for what, fn in (("torch", _busy_torch), ("torch", _busy_torch_resident), ("keras", _busy_keras)):
             try:
                 r = fn(dev, quick, busy_method)
                 log(f"  busy fraction, {r['loop']}: {r['busy_fraction']} ({r['method']})")
@@ -987,6 +1003,8 @@ def performance_markdown(bench: Mapping[str, Any] | None, summaries: Mapping[tup
     if not (bench or {}).get("busy"):
         lines.append(f"| GPU busy >= {100 * TARGET_BUSY:.0f} % in the notebooks' training loops | - | not measured |")
     for b in (bench or {}).get("busy", []):
+        if b.get("reference"):  # not a notebook's loop: shown in the busy table, not a target
+            continue
         f = b.get("busy_fraction")
         ok = None if f is None else f >= TARGET_BUSY
         what = "-" if f is None else f"{100 * f:.0f} % ({b.get('method')})"
