@@ -64,6 +64,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
+import functools
 import json
 import math
 import os
@@ -708,10 +709,6 @@ def _busy_torch(device: Any, quick: bool, method: str, resident: bool = False) -
             **({"reference": True} if resident else {}), **r}
 
 
-def _busy_torch_resident(device: Any, quick: bool, method: str) -> dict[str, Any]:
-    return _busy_torch(device, quick, method, resident=True)
-
-
 def _busy_keras(device: Any, quick: bool, method: str) -> dict[str, Any]:
     """Notebook 01's training loop: ``train_segmenter`` (Keras ``fit`` on NumPy arrays) on the residual U-Net."""
     import keras
@@ -848,7 +845,8 @@ def run_bench(*, device: str | None = None, quick: bool = False, models: Sequenc
         if output is not None:
             write_bench(doc, output)
     if busy:
-        for what, fn in (("torch", _busy_torch), ("torch", _busy_torch_resident), ("keras", _busy_keras)):
+        for what, fn in (("torch", _busy_torch), ("torch", functools.partial(_busy_torch, resident=True)),
+                         ("keras", _busy_keras)):
             try:
                 r = fn(dev, quick, busy_method)
                 log(f"  busy fraction, {r['loop']}: {r['busy_fraction']} ({r['method']})")

@@ -9,6 +9,7 @@ They accept NumPy arrays and PyTorch tensors alike, and never copy data to the h
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -191,3 +192,17 @@ def check_number(value: Any, name: str, low: float, high: float, *, low_open: bo
     if (v <= low if low_open else v < low) or (v >= high if high_open else v > high):
         raise ValueError(f"{name} must be a number in {lo_b}{low}, {high}{hi_b}, got {v}")
     return v
+
+
+def check_non_negative(value: Any, name: str, minimum: float = 0.0) -> float:
+    """Return ``value`` as a float, or raise a ValueError unless it is a finite number >= ``minimum``.
+
+    Weights, smoothing terms and tolerances of the losses are checked with it.
+
+    Example:
+        >>> check_non_negative(0.4, "aux_weight")
+        0.4
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < minimum:
+        raise ValueError(f"{name} must be a finite number >= {minimum}, got {value!r}")
+    return float(value)

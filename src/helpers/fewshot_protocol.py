@@ -125,11 +125,14 @@ class FewShotProtocol:
 
     def build(self, method: str, init_seed: int) -> nn.Module:
         """The U-Net (``unet``) or the class-grouped U-Net (every other method), seeded."""
+        torch.manual_seed(init_seed)  # also seeds whatever else of the run draws from the global generators
+        return self._network(method)
+
+    def _network(self, method: str) -> nn.Module:
         from .models.grouped_unet import GroupedUNet
         from .models.unet import UNet
 
         check_choice(method, "method", METHODS)
-        torch.manual_seed(init_seed)  # also seeds whatever else of the run draws from the global generators
         if method == "unet":
             return UNet(1, self.num_classes, base=self.base, depth=self.depth)
         return GroupedUNet(1, self.num_classes, base=self.base, depth=self.depth, group_channels=self.group_channels,
@@ -149,7 +152,7 @@ class FewShotProtocol:
 
     def load(self, method: str, anchor: str = "balanced", run: int = 0, pseudo: bool = False) -> nn.Module:
         """A saved run's chosen weights, on the device, in eval mode."""
-        model = self.build(method, 0)
+        model = self._network(method)  # unseeded: the saved weights replace the initial ones
         state = torch.load(self.weights_path(method, anchor, run, pseudo), map_location="cpu", weights_only=True)
         model.load_state_dict(state)
         return model.to(self.torch_device).to(memory_format=torch.channels_last).eval()

@@ -23,19 +23,14 @@ Example:
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import keras
 from keras import ops
 
+from .checks import check_non_negative
+
 __all__ = ["bce_dice_loss", "BCEDiceLoss", "foreground_iou", "configure_keras", "history_to_dict"]
-
-
-def _check_weight(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
 
 
 def _check_shapes(y_true: Any, y_pred: Any) -> None:
@@ -83,9 +78,9 @@ def bce_dice_loss(
         >>> [round(float(v), 3) for v in bce_dice_loss(y, y)]  # perfect: BCE ~1e-7, Dice 0
         [0.0, 0.0]
     """
-    bce_weight = _check_weight(bce_weight, "bce_weight")
-    dice_weight = _check_weight(dice_weight, "dice_weight")
-    smooth = _check_weight(smooth, "smooth")
+    bce_weight = check_non_negative(bce_weight, "bce_weight", minimum=0)
+    dice_weight = check_non_negative(dice_weight, "dice_weight", minimum=0)
+    smooth = check_non_negative(smooth, "smooth", minimum=0)
     y_true = ops.convert_to_tensor(y_true)
     y_pred = ops.convert_to_tensor(y_pred)
     _check_shapes(y_true, y_pred)
@@ -116,9 +111,9 @@ class BCEDiceLoss(keras.losses.Loss):
     def __init__(self, bce_weight: float = 1.0, dice_weight: float = 1.0, smooth: float = 1.0,
                  name: str = "bce_dice_loss", reduction: str = "sum_over_batch_size", dtype: Any = None) -> None:
         super().__init__(name=name, reduction=reduction, dtype=dtype)
-        self.bce_weight = _check_weight(bce_weight, "bce_weight")
-        self.dice_weight = _check_weight(dice_weight, "dice_weight")
-        self.smooth = _check_weight(smooth, "smooth")
+        self.bce_weight = check_non_negative(bce_weight, "bce_weight", minimum=0)
+        self.dice_weight = check_non_negative(dice_weight, "dice_weight", minimum=0)
+        self.smooth = check_non_negative(smooth, "smooth", minimum=0)
 
     def call(self, y_true: Any, y_pred: Any) -> Any:
         return bce_dice_loss(y_true, y_pred, self.bce_weight, self.dice_weight, self.smooth)

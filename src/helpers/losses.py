@@ -27,14 +27,13 @@ Example:
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check_array, check_finite, check_range, check_same_shape
+from .checks import check_array, check_finite, check_non_negative, check_range, check_same_shape
 
 __all__ = ["dice_loss", "bce_dice_loss", "soft_target_cross_entropy", "DiceLoss", "BCEDiceLoss",
            "SoftTargetCrossEntropy", "segmentation_cross_entropy", "main_aux_loss", "check_class_target"]
@@ -69,12 +68,6 @@ def _check_target(target: torch.Tensor, logits: torch.Tensor, name: str = "targe
         raise ValueError(f"{name} must be on the same device as logits, got {target.device} and {logits.device}")
 
 
-def _check_number(value: float, name: str, minimum: float = 0.0) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < minimum:
-        raise ValueError(f"{name} must be a finite number >= {minimum}, got {value!r}")
-    return float(value)
-
-
 # ----------------------------------------------------------------------------- binary losses
 
 
@@ -105,7 +98,7 @@ def dice_loss(logits: torch.Tensor, target: torch.Tensor, eps: float = 1.0, vali
         >>> round(float(dice_loss(torch.zeros(1, 4), t, eps=0.0)), 4)  # p=0.5: 1 - 2*1/(2+2)
         0.5
     """
-    eps = _check_number(eps, "eps")
+    eps = check_non_negative(eps, "eps")
     _check_logits(logits)
     _check_target(target, logits)
     if validate:
@@ -150,9 +143,9 @@ def bce_dice_loss(
         >>> round(float(bce_dice_loss(torch.zeros(1, 2), t)), 4)
         1.0265
     """
-    bce_weight = _check_number(bce_weight, "bce_weight")
-    dice_weight = _check_number(dice_weight, "dice_weight")
-    eps = _check_number(eps, "eps")
+    bce_weight = check_non_negative(bce_weight, "bce_weight")
+    dice_weight = check_non_negative(dice_weight, "dice_weight")
+    eps = check_non_negative(eps, "eps")
     _check_logits(logits)
     _check_target(target, logits)
     if validate:
@@ -210,7 +203,7 @@ def soft_target_cross_entropy(
     _check_target(soft_target, logits, "soft_target")
     if not soft_target.is_floating_point():
         raise ValueError(f"soft_target must be a floating-point tensor of class probabilities, got {soft_target.dtype}")
-    atol = _check_number(atol, "atol")
+    atol = check_non_negative(atol, "atol")
     if ignore_mask is not None and valid_mask is not None:
         raise ValueError("give ignore_mask or valid_mask, not both")
     mask_name = "ignore_mask" if ignore_mask is not None else "valid_mask"
@@ -265,7 +258,7 @@ class DiceLoss(nn.Module):
 
     def __init__(self, eps: float = 1.0, validate: bool = True) -> None:
         super().__init__()
-        self.eps = _check_number(eps, "eps")
+        self.eps = check_non_negative(eps, "eps")
         self.validate = validate
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -288,9 +281,9 @@ class BCEDiceLoss(nn.Module):
     def __init__(self, bce_weight: float = 1.0, dice_weight: float = 1.0, eps: float = 1.0,
                  validate: bool = True) -> None:
         super().__init__()
-        self.bce_weight = _check_number(bce_weight, "bce_weight")
-        self.dice_weight = _check_number(dice_weight, "dice_weight")
-        self.eps = _check_number(eps, "eps")
+        self.bce_weight = check_non_negative(bce_weight, "bce_weight")
+        self.dice_weight = check_non_negative(dice_weight, "dice_weight")
+        self.eps = check_non_negative(eps, "eps")
         self.validate = validate
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -313,7 +306,7 @@ class SoftTargetCrossEntropy(nn.Module):
     def __init__(self, validate: bool = True, atol: float = 1e-3) -> None:
         super().__init__()
         self.validate = validate
-        self.atol = _check_number(atol, "atol")
+        self.atol = check_non_negative(atol, "atol")
 
     def forward(self, logits: torch.Tensor, soft_target: torch.Tensor, ignore_mask: torch.Tensor | None = None,
                 valid_mask: torch.Tensor | None = None) -> torch.Tensor:
@@ -395,7 +388,7 @@ def main_aux_loss(output: Any, target: Any, aux_weight: float = 0.4, ignore_inde
         >>> round(float(main_aux_loss((main, aux), y)), 4)  # 1.4 * log 3
         1.5381
     """
-    aux_weight = _check_number(aux_weight, "aux_weight")
+    aux_weight = check_non_negative(aux_weight, "aux_weight")
     if isinstance(output, (tuple, list)):
         main, aux = output
         # The target is checked once, with the main output; the aux term reuses it.

@@ -56,8 +56,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .checks import check_choice, check_integer_labels, check_positive_int
-from .losses import _check_number, check_class_target
+from .checks import check_choice, check_integer_labels, check_non_negative, check_positive_int
+from .losses import check_class_target
 
 __all__ = ["sample_anchors", "pixel_relation_loss", "PixelRelationLoss", "fewshot_loss", "FewShotLoss"]
 
@@ -321,7 +321,7 @@ def fewshot_loss(output: Any, target: torch.Tensor, *, relation_weight: float = 
         >>> loss.shape
         torch.Size([])
     """
-    relation_weight = _check_number(relation_weight, "relation_weight")
+    relation_weight = check_non_negative(relation_weight, "relation_weight")
     logits, features = _split_output(output)
     if not isinstance(logits, torch.Tensor) or logits.ndim != 4 or not logits.is_floating_point():
         got = tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__
@@ -349,7 +349,7 @@ class FewShotLoss(nn.Module):
     def __init__(self, relation_weight: float = 1.0, *, variant: str = "same_image", anchor: str = "balanced",
                  ignore_index: int = 255, grouped: bool = True, generator: torch.Generator | None = None) -> None:
         super().__init__()
-        self.relation_weight = _check_number(relation_weight, "relation_weight")
+        self.relation_weight = check_non_negative(relation_weight, "relation_weight")
         self.variant = check_choice(variant, "variant", VARIANTS)
         self.anchor = check_choice(anchor, "anchor", ANCHORS)
         self.ignore_index = int(ignore_index)

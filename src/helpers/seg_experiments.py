@@ -69,7 +69,7 @@ def make_optimizer(name: str, model: nn.Module, total_steps: int) -> tuple[torch
     return torch.optim.Adam(params, lr=0.01, betas=(0.9, 0.999), weight_decay=1e-4), None
 
 
-@torch.no_grad()
+@torch.inference_mode()  # scoring only: no autograd graph
 def per_image_loss(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, *, batch_size: int = 16,
                    ignore_index: int = 255, device: torch.device | str | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Cross entropy of every image (mean over its labelled pixels) and the predicted classes.
@@ -83,16 +83,15 @@ def per_image_loss(model: nn.Module, images: torch.Tensor, masks: torch.Tensor, 
     was_training = model.training
     model.eval()
     losses, preds = [], []
-    with torch.inference_mode():  # scoring only: no autograd graph
-        for i in range(0, len(images), batch_size):
-            x = images[i:i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
-            y = masks[i:i + batch_size].to(device)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16(device)):
-                logits = model(x)
-            # cross_entropy gives 0 at ignored pixels; the mean is over the labelled ones.
-            ce = nn.functional.cross_entropy(logits.float(), y, ignore_index=ignore_index, reduction="none")
-            losses.append(ce.sum((1, 2)) / (y != ignore_index).sum((1, 2)).clamp_min(1))
-            preds.append(logits.argmax(1))
+    for i in range(0, len(images), batch_size):
+        x = images[i:i + batch_size].to(device).contiguous(memory_format=torch.channels_last)
+        y = masks[i:i + batch_size].to(device)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16(device)):
+            logits = model(x)
+        # cross_entropy gives 0 at ignored pixels; the mean is over the labelled ones.
+        ce = nn.functional.cross_entropy(logits.float(), y, ignore_index=ignore_index, reduction="none")
+        losses.append(ce.sum((1, 2)) / (y != ignore_index).sum((1, 2)).clamp_min(1))
+        preds.append(logits.argmax(1))
     model.train(was_training)
     return torch.cat(losses).cpu(), torch.cat(preds).cpu()  # one copy to the host at the end
 

@@ -154,8 +154,11 @@ def load_leaf_folder(root: str | os.PathLike, size: int, *, image_dir: str = "im
     if leaf_dir is None:
         leaf = np.ones(lesions.shape, np.uint8)
     else:
-        _, leaf, _ = load_image_mask_folder(root, image_dir=image_dir, mask_dir=leaf_dir, threshold=threshold,
-                                            size=size, grayscale=False)
+        # Paired with the lesion masks, not the photos: the same stems and sizes, without decoding the photos again.
+        _, leaf, leaf_names = load_image_mask_folder(root, image_dir=mask_dir, mask_dir=leaf_dir, threshold=threshold,
+                                                     size=size)
+        at = {name: i for i, name in enumerate(leaf_names)}
+        leaf = leaf[[at[name] for name in names]]
         leaf = np.maximum(leaf, lesions).astype(np.uint8)  # a lesion is part of its leaf
     order = np.random.default_rng(check_seed(seed)).permutation(len(images))
     n_val = min(len(images) - 1, max(1, round(len(images) * float(val_fraction))))

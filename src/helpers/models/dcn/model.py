@@ -41,8 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...checks import check_choice, check_float_images, check_positive_int
-from ...losses import _check_number, segmentation_cross_entropy
+from ...checks import check_choice, check_float_images, check_non_negative, check_positive_int
+from ...losses import segmentation_cross_entropy
 
 __all__ = ["DCN", "DCNLoss", "PAPER_KERNELS", "STRIDES", "aux_weight_schedule", "dcn", "dcn_loss",
            "deconv_padding"]
@@ -235,7 +235,7 @@ def aux_weight_schedule(step: int, total_steps: int, start: float = 1.0, end: fl
     step = check_positive_int(step, "step", minimum=0)
     total_steps = check_positive_int(total_steps, "total_steps")
     check_choice(kind, "kind", ("geometric", "linear"))
-    start, end = _check_number(start, "start"), _check_number(end, "end")
+    start, end = check_non_negative(start, "start"), check_non_negative(end, "end")
     if end > start:
         raise ValueError(f"the auxiliary weight must decay: end ({end}) must be <= start ({start})")
     if kind == "geometric" and (end == 0 or start == 0) and end != start:
@@ -290,7 +290,7 @@ def dcn_loss(output: Any, target: torch.Tensor, aux_weight: float = 1.0, *, pos_
         >>> round(float(dcn_loss((z, z, z, z), y, aux_weight=0.5)), 4)  # (1 + 0.5 * 3) * log 2
         1.7329
     """
-    aux_weight = _check_number(aux_weight, "aux_weight")
+    aux_weight = check_non_negative(aux_weight, "aux_weight")
     if isinstance(output, (tuple, list)):
         if len(output) != 4:
             raise ValueError(f"output must be (fused, F1, F2, F3) or one logits tensor, "
