@@ -481,3 +481,24 @@ def test_two_values_other_than_0_1_or_0_255_are_not_guessed(tmp_path):
     with pytest.raises(ValueError, match=r"hold 2 values \[0, 2\]"):
         quiet(tmp_path)
     np.testing.assert_array_equal(quiet(tmp_path, mask_map=[[0, 0], [2, 1]]).masks[0], [[0, 1, 0, 1]] * 4)
+
+
+SHARED_SSTEM = Path(__file__).resolve().parents[2] / "shared" / "data" / "drosophila_sstem" / "stack1"
+
+
+@pytest.mark.skipif(not SHARED_SSTEM.is_dir(), reason="no local copy of the ssTEM set")
+def test_real_sstem_label_maps_need_their_map(tmp_path):
+    """The merged ssTEM label PNGs hold 9 grey levels: refused without a map, read exactly with one."""
+    for i in ("00", "01"):
+        (tmp_path / "images").mkdir(exist_ok=True)
+        (tmp_path / "masks").mkdir(exist_ok=True)
+        (tmp_path / "images" / f"{i}.tif").symlink_to(SHARED_SSTEM / "raw" / f"{i}.tif")
+        (tmp_path / "masks" / f"{i}.png").symlink_to(SHARED_SSTEM / "labels" / f"labels000000{i}.png")
+    with pytest.raises(ValueError, match=r"hold 9 values \[0, 32, 64, 96, 128, 159, 191, 223, 255\]") as err:
+        quiet(tmp_path)
+    suggested = str(err.value).split("-p mask_map '")[1].split("'")[0]
+    ds = quiet(tmp_path, mask_map=suggested)
+    raw = np.asarray(Image.open(SHARED_SSTEM / "labels" / "labels00000001.png"))
+    levels = [0, 32, 64, 96, 128, 159, 191, 223, 255]
+    np.testing.assert_array_equal(ds.masks[1], np.searchsorted(levels, raw))
+    np.testing.assert_array_equal(ds.images[0], tifffile.imread(SHARED_SSTEM / "raw" / "00.tif") / np.float32(255))

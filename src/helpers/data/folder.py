@@ -625,16 +625,17 @@ def _interpret_masks(decoded: list[Decoded], paths: list[Path], cmap: MaskMap | 
         else:
             vals = sorted(union)
             shown = f"{vals}" if len(vals) <= 12 else f"[{', '.join(map(str, vals[:6]))}, ..., {vals[-1]}]"
-            example = json.dumps({str(v): i for i, v in enumerate(vals[:8])})
-            if len(vals) > 8:
-                example = example[:-1] + ", ...}"
-            hint = (f" or threshold=127 to binarise anti-aliased or JPEG masks (value > 127 -> 1)"
-                    if len(vals) > MAX_LEVELS else "")
-            palette = " (palette PNGs: the values are palette indices)" if kinds.get("palette") else ""
-            palette += " (JPEG masks are lossy: save masks as PNG)" if lossy else ""
-            raise ValueError(f"masks in {folder} hold {len(vals)} values {shown}{palette}: neither class indices "
+            notes = " (palette PNGs: the values are palette indices)" if kinds.get("palette") else ""
+            notes += " (JPEG masks are lossy: save masks as PNG)" if lossy else ""
+            if len(vals) > MAX_LEVELS:
+                raise ValueError(f"masks in {folder} hold {len(vals)} values {shown}{notes}: too many for class levels "
+                                 "and not class indices 0..K-1; if they are anti-aliased or JPEG-compressed binary "
+                                 "masks, pass threshold=127 to binarise them (value > 127 -> 1), else a mask_map "
+                                 "giving every value its class")
+            example = json.dumps({str(v): i for i, v in enumerate(vals)})
+            raise ValueError(f"masks in {folder} hold {len(vals)} values {shown}{notes}: neither class indices "
                              f"0..K-1 nor a binary 0/255 mask, so their classes are unknown. Pass mask_map saying which "
-                             f"class each value is, e.g. mask_map={example} (papermill: -p mask_map '{example}'){hint}")
+                             f"class each value is, e.g. mask_map={example} (papermill: -p mask_map '{example}')")
     if "num_classes" not in info:
         if info["mask_map"] is not None:
             keys: dict[int, list[Any]] = {}
