@@ -100,6 +100,8 @@ def test_16bit_png_image_is_not_saturated_and_scaled_by_65535(tmp_path):
     assert len(np.unique(ds.images[0])) == len(np.unique(values)) > 256  # not clipped at 255 nor stretched
     assert ds.images.max() == pytest.approx(4000 / 65535, abs=1e-7)
     assert ds.summary["images"]["dtypes"] == {"uint16": 1}
+    x, _, _ = load_image_mask_folder(tmp_path)  # the earlier entry point clipped this at 255
+    np.testing.assert_array_equal(x, ds.images)
 
 
 def test_16bit_tiff_and_png_images_agree(tmp_path):
@@ -141,9 +143,13 @@ def test_rgb_8bit_tiff_and_png_give_identical_arrays(tmp_path):
     Image.fromarray(rgb).save(tmp_path / "lzw" / "images" / "a.tif", compression="tiff_lzw")
     save(tmp_path / "lzw" / "masks" / "a.png", mask)
     ref = rgb.astype(np.float32) / 255
+    with Image.open(tmp_path / "png" / "images" / "a.png") as im:
+        grey_ref = np.asarray(im.convert("L"), np.float32) / 255
     for sub in ("png", "tif", "planar", "lzw"):
         ds = quiet(tmp_path / sub)
         np.testing.assert_array_equal(ds.images[0], ref, err_msg=sub)
+        x, _, _ = load_image_mask_folder(tmp_path / sub)  # grey by default: luminance / 255, not / own maximum
+        np.testing.assert_array_equal(x[0], grey_ref, err_msg=sub)
 
 
 def test_palette_png_masks_read_their_index_not_their_colour(tmp_path):
@@ -467,6 +473,10 @@ def test_leaf_folder_reads_palette_lesion_masks(tmp_path):
     for part in (train, val):
         for name, m in zip(part["names"], part["masks"]):
             np.testing.assert_array_equal(m, lesion[int(name[4:])])
+    *_, summary = load_leaf_folder(tmp_path, 16, val_fraction=0.25, return_summary=True)
+    json.dumps(summary)
+    assert summary["split"]["counts"] == {"train": 3, "val": 1} and summary["masks"]["mask_map"] == {"0": 0, "1": 1}
+    assert summary["masks"]["encoding"].startswith("binary palette indices")
 
 
 @pytest.mark.parametrize("module", [image_io_module, folder_module], ids=["image_io", "folder"])

@@ -939,7 +939,8 @@ def load_image_mask_folder(root: str | os.PathLike, *, image_dir: str = "images"
 
 def load_leaf_folder(root: str | os.PathLike, size: int, *, image_dir: str = "images", mask_dir: str = "masks",
                      leaf_dir: str | None = None, threshold: int | None = 127, mask_map: Any = None,
-                     val_fraction: float = 0.25, seed: int = 0) -> tuple[dict[str, Any], dict[str, Any]]:
+                     val_fraction: float = 0.25, seed: int = 0,
+                     return_summary: bool = False) -> tuple[dict[str, Any], ...]:
     """A leaf-disease folder (RGB leaves, lesion masks) split into training and held-out dicts.
 
     The dicts have the keys of :func:`helpers.data.scenes.synthetic_leaves` (``images`` float32
@@ -958,9 +959,12 @@ def load_leaf_folder(root: str | os.PathLike, size: int, *, image_dir: str = "im
         mask_map: the lesion masks' map, if they need one.
         val_fraction: share of the pairs held out (at least one on each side).
         seed: the split's seed.
+        return_summary: also return a JSON-ready record of the folder (as
+            :meth:`FolderDataset.describe`, with the split and the leaf folder) for ``results.json``.
 
     Returns:
-        ``(train, held_out)``, each also with ``names`` (the file stems).
+        ``(train, held_out)``, each also with ``names`` (the file stems); with ``return_summary``,
+        ``(train, held_out, summary)``.
 
     Example:
         >>> # train, val = load_leaf_folder("leaf_disease", size=256)
@@ -1002,4 +1006,10 @@ def load_leaf_folder(root: str | os.PathLike, size: int, *, image_dir: str = "im
     split = {"val": order[:n_val], "train": order[n_val:]}
     pick = {k: {"images": images[i].astype(np.float32), "masks": lesions[i].astype(np.uint8), "leaf": leaf[i],
                 "names": [names[j] for j in i]} for k, i in split.items()}
-    return pick["train"], pick["val"]
+    if not return_summary:
+        return pick["train"], pick["val"]
+    summary = ds.describe()
+    summary["layout"]["leaves"] = leaf_dir
+    summary["split"] = {"source": "seeded", "seed": int(seed), "fractions": {"train": 1 - float(val_fraction),
+                        "val": float(val_fraction)}, "counts": {"train": len(split["train"]), "val": len(split["val"])}}
+    return pick["train"], pick["val"], summary
