@@ -191,7 +191,7 @@ def render_block(name: str, s: Settings, root: str | Path = ROOT) -> str:
             "|---|---|---|",
             *rows,
             "",
-            f"The exercises are in the same places under `notebooks/exercises/`. The JupyterHub links use the hub "
+            "The exercises open the same way from `notebooks/exercises/`. The JupyterHub links go to the hub named "
             f"in `_config.yml` ({s.hub_url}): set yours there and regenerate.",
         ]) + "\n"
     if name == "colab-install":
