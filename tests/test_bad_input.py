@@ -334,10 +334,10 @@ def test_runner_cli_bad_values_are_usage_errors(repo, capsys, argv, message):
 def test_notebook_profile_helpers_reject_unknown_profiles():
     from helpers.runtime import pick, resolve_profile
 
-    with pytest.raises(ValueError, match=r"profile must be one of \['auto', 'smoke', 'full'\], got 'fast'"):
+    with pytest.raises(ValueError, match=r"profile must be one of \['auto', 'smoke', 'lite', 'full'\], got 'fast'"):
         resolve_profile("fast")
-    with pytest.raises(ValueError, match=r"profile must be one of \['smoke', 'full'\], got 'auto'"):
-        pick("auto", smoke=1, full=2)
+    with pytest.raises(ValueError, match=r"profile must be one of \['smoke', 'lite', 'full'\], got 'auto'"):
+        pick("auto", smoke=1, lite=1, full=2)
 
 
 # ------------------------------------------------------------------------------- Keras models

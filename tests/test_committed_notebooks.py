@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from helpers.results import read_results
+from helpers.tools.committed import overridden_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -31,6 +32,29 @@ def test_notebook_contract_cells(path):
     for name in ("profile", "data_source", "data_root", "seed", "output_dir"):
         assert re.search(rf"^{name}\s*=", src, re.M), f"parameters cell lacks {name}"
     assert re.search(r'^profile\s*=\s*"auto"', src, re.M)
+    assert re.search(r'^output_dir\s*=\s*None\b', src, re.M), "the default output_dir must stay in the repository"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_committed_notebook_keeps_its_own_parameters(path):
+    """A reader's "Run all" must get the notebook's defaults, never the maintainer's run settings."""
+    nb = json.loads(path.read_text())
+    assert overridden_parameters(nb) == []
+    notes = [c for c in nb["cells"] if "run-note" in c["metadata"].get("tags", [])]
+    assert len(notes) == 1, "the run that made the outputs is stated once, in a note at the top"
+    run = nb["metadata"]["papermill"]["parameters"]
+    assert f"--profile {run['profile']}" in "".join(notes[0]["source"])
+
+
+def test_override_detection_catches_injected_and_literal_overrides():
+    base = {"cells": [{"cell_type": "code", "metadata": {"tags": ["parameters"]}, "source": 'profile = "auto"\nseed = 0'},
+                      {"cell_type": "code", "metadata": {}, "source": "profile = resolve_profile(profile)"}]}
+    assert overridden_parameters(base) == []
+    injected = {"cells": base["cells"] + [{"cell_type": "code", "metadata": {"tags": ["injected-parameters"]},
+                                           "source": 'profile = "full"'}]}
+    assert overridden_parameters(injected) == ["cell 2: papermill's injected parameters"]
+    literal = {"cells": base["cells"] + [{"cell_type": "code", "metadata": {}, "source": "seed = 3"}]}
+    assert overridden_parameters(literal) == ["cell 2: sets seed = 3"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
@@ -66,7 +90,11 @@ def test_committed_results_match_the_notebook(path):
     assert res["device"] != "" and "CPU" not in res["device"]
     # The results.json printed by the notebook's last cell is the committed one.
     last = "".join("".join(o.get("text", "")) for o in cells(path)[-1].get("outputs", []))
-    assert json.loads(last[last.index("{"):]) == res
+    printed = json.loads(last[last.index("{"):])
+    assert printed == {k: v for k, v in res.items() if k != "run"}
+    # what the run was given is recorded beside what it measured
+    assert res["run"]["parameters"] == {k: v for k, v in json.loads(path.read_text())["metadata"]["papermill"]
+                                        ["parameters"].items() if k != "output_dir"}
 
 
 # Credentials that must never reach the repository, by the shapes their issuers give them.

@@ -130,9 +130,10 @@ def test_bad_arguments_raise_value_error(repo, kwargs, message):
         run_notebooks(["01_ok"], log=quiet, **kwargs)
 
 
-def test_auto_profile_without_gpu_is_smoke(monkeypatch):
+def test_auto_profile_without_gpu_is_lite(monkeypatch):
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
-    assert runner.resolve_run_profile("auto") == "smoke"
+    assert runner.resolve_run_profile("auto") == "lite"  # smoke only when asked for
+    assert runner.resolve_run_profile("smoke") == "smoke"
     assert runner.resolve_run_profile("full") == "full"
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5")
     assert runner._visible_gpus() == ["2", "5"]
@@ -258,7 +259,14 @@ def test_in_place_overwrites_only_on_success(repo):
     runs = run_notebooks(["01_ok", "02_fail"], profile="smoke", in_place=True, log=quiet)
     ok, fail = runs
     assert ok.status == "ok" and ok.output == ok_src
-    assert outputs(ok_src) and 'profile = "smoke"' in injected(ok_src)
+    assert outputs(ok_src)
+    # the committed notebook keeps its own defaults: no injected cell, a note saying what the run was given
+    nb = nbformat.read(str(ok_src), as_version=4)
+    assert not [c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", [])]
+    notes = [c.source for c in nb.cells if "run-note" in c.metadata.get("tags", [])]
+    assert len(notes) == 1 and "--profile smoke" in notes[0]
+    assert json.loads((repo / "results" / "01_ok" / "results.json").read_text())["run"]["parameters"] == {
+        "profile": "smoke"}
     assert not (repo / "results" / "01_ok" / "01_ok.ipynb").exists()  # written instead of the copy
     assert not list((repo / "notebooks").glob(".*"))  # no temporary files left behind
     assert fail.status == "failed"

@@ -7,27 +7,40 @@ import torch
 from helpers import runtime
 
 
-def test_resolve_profile_auto_is_smoke_without_gpu(monkeypatch, capsys):
-    monkeypatch.setattr(runtime, "gpu_available", lambda: False)
-    assert runtime.resolve_profile("auto") == "smoke"
-    assert "Runtime > Change runtime type > GPU" in capsys.readouterr().out  # the reader learns how to get one
-    monkeypatch.setattr(runtime, "gpu_available", lambda: True)
+def test_resolve_profile_auto_is_lite_without_a_large_gpu(monkeypatch, capsys):
+    monkeypatch.setattr(runtime, "gpu_memory_gb", lambda: None)
+    assert runtime.resolve_profile("auto") == "lite"
+    out = capsys.readouterr().out
+    assert "auto -> lite: no GPU visible" in out and "Change runtime type" in out  # what, why, how to get more
+    monkeypatch.setattr(runtime, "gpu_memory_gb", lambda: 15.0)  # a free Colab T4
+    assert runtime.resolve_profile("auto") == "lite"
+    assert "15 GB (< 40 GB" in capsys.readouterr().out
+    monkeypatch.setattr(runtime, "gpu_memory_gb", lambda: 139.8)
     assert runtime.resolve_profile("auto") == "full"
-    assert runtime.resolve_profile("smoke") == "smoke"
-    assert capsys.readouterr().out == ""  # nothing to say with a GPU or an explicit profile
+    assert "auto -> full: a GPU with 140 GB" in capsys.readouterr().out
+    assert runtime.resolve_profile("smoke") == "smoke"  # smoke only when asked for
+    assert capsys.readouterr().out == ""  # nothing to say for an explicit profile
+
+
+def test_auto_profile_threshold():
+    assert runtime.auto_profile(runtime.FULL_MIN_GPU_GB)[0] == "full"
+    assert runtime.auto_profile(runtime.FULL_MIN_GPU_GB - 0.1)[0] == "lite"
 
 
 def test_resolve_profile_rejects_unknown():
-    with pytest.raises(ValueError, match=r"profile must be one of \['auto', 'smoke', 'full'\], got 'medium'"):
+    with pytest.raises(ValueError, match=r"profile must be one of \['auto', 'smoke', 'lite', 'full'\], got 'medium'"):
         runtime.resolve_profile("medium")
 
 
 def test_pick():
-    assert runtime.pick("smoke", smoke=2, full=100) == 2
-    assert runtime.pick("full", smoke=2, full=100) == 100
-    assert runtime.pick("smoke", smoke=2, full=100, override=5) == 5
+    assert runtime.pick("smoke", smoke=2, lite=20, full=100) == 2
+    assert runtime.pick("lite", smoke=2, lite=20, full=100) == 20
+    assert runtime.pick("full", smoke=2, lite=20, full=100) == 100
+    assert runtime.pick("smoke", smoke=2, lite=20, full=100, override=5) == 5
     with pytest.raises(ValueError, match="profile must be one of"):
-        runtime.pick("auto", smoke=1, full=2)  # must be resolved first
+        runtime.pick("auto", smoke=1, lite=1, full=2)  # must be resolved first
+    with pytest.raises(TypeError):
+        runtime.pick("smoke", smoke=1, full=2)  # every profile names its size
 
 
 def test_resolve_device_cpu_and_bad_cuda(monkeypatch):

@@ -67,7 +67,7 @@ def validate_results(data: dict[str, Any]) -> dict[str, Any]:
             raise ValueError(f"results is missing the key {key!r}")
         if isinstance(data[key], bool) or not isinstance(data[key], typ):
             raise ValueError(f"results[{key!r}] must be {getattr(typ, '__name__', typ)}, got {data[key]!r}")
-    check_choice(data["profile"], "results['profile']", ("smoke", "full"))
+    check_choice(data["profile"], "results['profile']", ("smoke", "lite", "full"))
     check_choice(data["data_source"], "results['data_source']", ("synthetic", "real"))
     for name, value in data["metrics"].items():
         if not isinstance(value, (Real, str, list, dict, type(None))):
@@ -81,6 +81,8 @@ def validate_results(data: dict[str, Any]) -> dict[str, Any]:
                 raise ValueError(f"claims[{i}] is missing the key {key!r}")
             if not isinstance(claim[key], typ) or (key == "holds") != isinstance(claim[key], bool):
                 raise ValueError(f"claims[{i}][{key!r}] has the wrong type: {claim[key]!r}")
+        if "headline" in claim and not isinstance(claim["headline"], bool):
+            raise ValueError(f"claims[{i}]['headline'] must be a bool, got {claim['headline']!r}")
         if claim["id"] in seen:
             raise ValueError(f"claim id {claim['id']!r} appears twice")
         seen.add(claim["id"])
@@ -92,7 +94,7 @@ class Results:
 
     Args:
         notebook: the notebook's stem, e.g. ``"01_grain_boundary_unet"``.
-        profile: ``"smoke"`` or ``"full"`` (already resolved).
+        profile: ``"smoke"``, ``"lite"`` or ``"full"`` (already resolved).
         data_source: ``"synthetic"`` or ``"real"``.
         seed: the run's seed.
         device: where it ran; defaults to :func:`helpers.runtime.device_name`.
@@ -102,7 +104,7 @@ class Results:
     """
 
     def __init__(self, notebook: str, *, profile: str, data_source: str, seed: int, device: str | None = None):
-        check_choice(profile, "profile", ("smoke", "full"))
+        check_choice(profile, "profile", ("smoke", "lite", "full"))
         check_choice(data_source, "data_source", ("synthetic", "real"))
         if device is None:
             from .runtime import device_name
@@ -121,15 +123,20 @@ class Results:
         """Record one measured value (NumPy/torch scalars are converted)."""
         self.metrics[name] = _plain(value)
 
-    def claim(self, id: str, *, paper: str, paper_value: str | float, ours: Any, holds: Any) -> dict[str, Any]:
+    def claim(self, id: str, *, paper: str, paper_value: str | float, ours: Any, holds: Any,
+              headline: bool = False) -> dict[str, Any]:
         """Record a paper claim with our measured value and whether it holds.
 
-        ``holds`` must be computed from measured values, e.g. ``holds=ours > 0``.
+        ``holds`` must be computed from measured values, e.g. ``holds=ours > 0``. ``headline`` marks the
+        paper's main result: the one the ``lite`` profile is sized to show within a class period.
         """
         holds = _plain(holds)
         if not isinstance(holds, bool):
             raise ValueError(f"claim {id!r}: holds must be a bool computed from measurements, got {holds!r}")
-        claim = {"id": id, "paper": paper, "paper_value": _plain(paper_value), "ours": _plain(ours), "holds": holds}
+        if not isinstance(headline, bool):
+            raise ValueError(f"claim {id!r}: headline must be a bool, got {headline!r}")
+        claim = {"id": id, "paper": paper, "paper_value": _plain(paper_value), "ours": _plain(ours), "holds": holds,
+                 "headline": headline}
         self.claims = [c for c in self.claims if c["id"] != id] + [claim]
         return claim
 

@@ -11,9 +11,10 @@ Usage (from anywhere inside the repository)::
     helpers-run --list                          # what would run, and where it would write
 
 Each notebook receives the parameters ``profile`` (``auto`` resolved to ``full`` on a
-GPU machine, ``smoke`` otherwise) and ``output_dir`` (``<output>/<stem>``), plus every
+GPU of at least 40 GB, ``lite`` otherwise) and ``output_dir`` (``<output>/<stem>``), plus every
 ``-p NAME VALUE``. Its executed copy goes to ``<output>/<stem>/<stem>.ipynb`` (or over
-the source notebook with ``--in-place``, only when it succeeded), papermill's log to
+the source notebook with ``--in-place``, only when it succeeded, without papermill's
+injected parameters cell and with a note saying which run made the outputs), papermill's log to
 ``<output>/<stem>/papermill.log``, and the notebook itself writes
 ``<output>/<stem>/results.json`` (``COURSE_SPEC.md`` section 3). At the end a table
 lists status, seconds, headline metrics and claims held; it is also written to
@@ -67,7 +68,7 @@ from typing import Any
 
 from .results import atomic_write_text
 
-PROFILES = ("auto", "smoke", "full")
+PROFILES = ("auto", "smoke", "lite", "full")
 STATUSES = ("ok", "failed", "timeout", "no-results", "prepared")
 DEFAULT_PATTERN = "[0-9][0-9]_*.ipynb"
 DEFAULT_KERNEL = "python3"
@@ -437,7 +438,7 @@ def _may_have_gpu() -> bool:
 
 
 def resolve_run_profile(profile: str) -> str:
-    """``smoke``/``full`` unchanged; ``auto`` -> ``full`` when torch sees a GPU, else ``smoke``.
+    """``smoke``/``lite``/``full`` unchanged; ``auto`` -> ``full`` on a GPU of at least 40 GB, else ``lite``.
 
     Same rule as :func:`helpers.runtime.resolve_profile`, but torch is not imported on
     machines that have no GPU driver at all.
@@ -446,11 +447,9 @@ def resolve_run_profile(profile: str) -> str:
         raise ValueError(f"profile must be one of {', '.join(PROFILES)}; got {profile!r}")
     if profile != "auto":
         return profile
-    if not _may_have_gpu():
-        return "smoke"
-    from .runtime import gpu_available
+    from .runtime import auto_profile, gpu_memory_gb
 
-    return "full" if gpu_available() else "smoke"
+    return auto_profile(gpu_memory_gb() if _may_have_gpu() else None)[0]
 
 
 # ------------------------------------------------------------------ processes
@@ -711,9 +710,16 @@ class _Runner:
             status, error = "no-results", why
         output = target
         if status == "ok" and self.in_place:
-            _atomic_copy(target, nb)
+            # The committed notebook keeps its own defaults; the run's parameters go to a note and results.json.
+            from .tools.committed import run_parameters, write_committed
+
+            write_committed(target, nb, params, device=(results or {}).get("device"),
+                            seconds=(results or {}).get("seconds"))
             target.unlink()
             output = nb
+            if results is not None:
+                results = {**results, "run": {"parameters": run_parameters(params)}}
+                atomic_write_text(out_dir / "results.json", json.dumps(results, indent=2) + "\n")
         run = NotebookRun(nb.stem, status, seconds, output, error, results, profile=self.profile,
                           source=nb, output_dir=out_dir, gpu=gpu)
         self.log(f"{tag} {status:<6} {nb.stem} in {seconds:.1f} s" + (f" - {error}" if error else ""))
@@ -761,22 +767,6 @@ class _Runner:
             pool.shutdown(wait=True, cancel_futures=True)
             if self.jupyter_dir:
                 shutil.rmtree(self.jupyter_dir, ignore_errors=True)
-
-
-def _atomic_copy(src: Path, dst: Path) -> None:
-    """Copy ``src`` over ``dst`` so that ``dst`` is never half written."""
-    fd, tmp = tempfile.mkstemp(dir=dst.parent, prefix=f".{dst.stem}.", suffix=".ipynb.tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh, open(src, "rb") as fin:
-            shutil.copyfileobj(fin, fh)
-        try:
-            shutil.copymode(dst, tmp)
-        except OSError:
-            pass
-        os.replace(tmp, dst)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 # ------------------------------------------------------------------ summaries

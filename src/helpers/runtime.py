@@ -1,9 +1,14 @@
 """Profiles, devices, seeds and the facts a notebook reports about where it ran.
 
-The notebook contract (``COURSE_SPEC.md`` section 3) gives every notebook a
-``profile`` parameter: ``"smoke"`` proves the notebook runs end to end on two CPU
-cores in minutes, ``"full"`` reproduces the paper at its scale on one GPU, and
-``"auto"`` picks ``"full"`` when a GPU is visible and ``"smoke"`` otherwise.
+The notebook contract (``CONTRIBUTING.md``) gives every notebook a ``profile`` parameter:
+
+* ``"smoke"`` proves the notebook runs end to end on two CPU cores in minutes (tests, CI); its
+  numbers mean nothing and it is only chosen explicitly;
+* ``"lite"`` gives a learner the paper's headline experiment at reduced scale within a class period
+  (at most 20 minutes on two CPU cores, 10 on a free Colab T4);
+* ``"full"`` reproduces the paper's experiments at their scale on one large GPU;
+* ``"auto"`` picks ``"full"`` on a GPU with at least :data:`FULL_MIN_GPU_GB` GB of memory and
+  ``"lite"`` everywhere else, and says what it picked and why.
 """
 
 from __future__ import annotations
@@ -20,7 +25,11 @@ import numpy as np
 
 from .checks import check_choice, check_seed
 
-PROFILES = ("auto", "smoke", "full")
+PROFILES = ("auto", "smoke", "lite", "full")
+RESOLVED_PROFILES = ("smoke", "lite", "full")
+# The full profile's sweeps hold several models at once; below this much GPU memory (a free Colab T4 has
+# 15 GB) they would not fit, or would take hours, so auto falls back to lite.
+FULL_MIN_GPU_GB = 40.0
 T = TypeVar("T")
 
 
@@ -33,41 +42,69 @@ def gpu_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
+def gpu_memory_gb() -> float | None:
+    """Memory of the first visible CUDA GPU in GiB, or None without one."""
+    if not gpu_available():
+        return None
+    import torch
+
+    return torch.cuda.get_device_properties(0).total_memory / 2**30
+
+
+def auto_profile(memory_gb: float | None) -> tuple[str, str]:
+    """The profile ``"auto"`` stands for on a machine whose GPU has ``memory_gb`` GiB (None: no GPU), and why.
+
+    Example:
+        >>> auto_profile(80.0)[0], auto_profile(15.0)[0], auto_profile(None)[0]
+        ('full', 'lite', 'lite')
+    """
+    if memory_gb is None:
+        return "lite", ("no GPU visible: the lite profile (the paper's headline experiment at reduced scale, "
+                        "at most about 20 minutes on two CPU cores)")
+    if memory_gb >= FULL_MIN_GPU_GB:
+        return "full", f"a GPU with {memory_gb:.0f} GB (>= {FULL_MIN_GPU_GB:.0f} GB): the full profile, the paper's scale"
+    return "lite", (f"a GPU with {memory_gb:.0f} GB (< {FULL_MIN_GPU_GB:.0f} GB needed for the full profile): the "
+                    "lite profile, the paper's headline experiment at reduced scale")
+
+
 def resolve_profile(profile: str = "auto") -> str:
-    """Turn ``"auto"`` into ``"full"`` on a GPU machine and ``"smoke"`` elsewhere.
+    """Turn ``"auto"`` into ``"full"`` or ``"lite"`` (see :func:`auto_profile`) and say why.
 
     Example:
         >>> resolve_profile("smoke")
         'smoke'
     """
     check_choice(profile, "profile", PROFILES)
-    if profile == "auto":
-        if gpu_available():
-            return "full"
+    if profile != "auto":
+        return profile
+    chosen, why = auto_profile(gpu_memory_gb())
+    print(f"profile auto -> {chosen}: {why}.")
+    if chosen != "full":
         print(NO_GPU_HINT)
-        return "smoke"
-    return profile
+    return chosen
 
 
-# What a reader without a GPU sees when a notebook picks its profile: how to get one.
-NO_GPU_HINT = ("No GPU visible: running the smoke profile (small sizes, minutes on a CPU). For the paper's scale, "
-               "on Colab choose Runtime > Change runtime type > GPU and run the notebook again; elsewhere see the "
-               "book's setup page.")
+# What a reader without a large GPU sees when a notebook picks its profile: how to get the full one.
+NO_GPU_HINT = ("For the paper's scale (profile = \"full\") you need a GPU with at least "
+               f"{FULL_MIN_GPU_GB:.0f} GB; on Colab choose Runtime > Change runtime type and a large GPU, "
+               "elsewhere see the book's setup page. You can also set profile = \"full\" yourself.")
 
 
-def pick(profile: str, *, smoke: T, full: T, override: T | None = None) -> T:
+def pick(profile: str, *, smoke: T, lite: T, full: T, override: T | None = None) -> T:
     """Choose a cost-changing size by profile; an explicit ``override`` wins.
 
     Example:
-        >>> pick("smoke", smoke=2, full=100)
+        >>> pick("smoke", smoke=2, lite=20, full=100)
         2
-        >>> pick("full", smoke=2, full=100, override=7)
+        >>> pick("lite", smoke=2, lite=20, full=100)
+        20
+        >>> pick("full", smoke=2, lite=20, full=100, override=7)
         7
     """
-    check_choice(profile, "profile", ("smoke", "full"))
+    check_choice(profile, "profile", RESOLVED_PROFILES)
     if override is not None:
         return override
-    return smoke if profile == "smoke" else full
+    return {"smoke": smoke, "lite": lite, "full": full}[profile]
 
 
 def resolve_device(device: str | None = None) -> Any:

@@ -1,0 +1,1 @@
+"""Maintainer tools: running the notebooks, committing their outputs, the book's generated pages."""
