@@ -122,7 +122,7 @@ def test_changing_the_setting_is_caught_then_regenerated(repo, capsys):
             f'"microscopy-dl-course[colab] @ git+{FORK}@teaching"], check=True)')
         assert new["cells"][1:] == old["cells"][1:] and new["metadata"] == old["metadata"]  # only the cell changes
     readme = (repo / "README.md").read_text()
-    assert f"colab.research.google.com/github/Some-Teacher/microscopy-course-fork/blob/teaching/notebooks/00_small" \
+    assert "colab.research.google.com/github/Some-Teacher/microscopy-course-fork/blob/teaching/notebooks/00_small" \
         in readme
     assert "microscopy-dl-course/course" not in readme  # the old address is gone
     setup = (repo / "book" / "setup.md").read_text()

@@ -92,8 +92,7 @@ class Settings:
 def _clean_url(value: Any, key: str) -> str:
     if not isinstance(value, str) or not re.match(r"https?://[^\s/]+", value):
         raise ValueError(f"_config.yml: {key} must be an http(s) address, got {value!r}")
-    url = value.strip().rstrip("/")
-    return url[:-4] if url.endswith(".git") else url
+    return value.strip().rstrip("/").removesuffix(".git")
 
 
 def load_settings(root: str | Path = ROOT) -> Settings:
@@ -191,8 +190,8 @@ def render_block(name: str, s: Settings, root: str | Path = ROOT) -> str:
             "|---|---|---|",
             *rows,
             "",
-            "The exercises open the same way from `notebooks/exercises/`. The JupyterHub links go to the hub named "
-            f"in `_config.yml` ({s.hub_url}): set yours there and regenerate.",
+            ("The exercises open the same way from `notebooks/exercises/`. The JupyterHub links go to the hub named "
+             f"in `_config.yml` ({s.hub_url}): set yours there and regenerate."),
         ]) + "\n"
     if name == "colab-install":
         return ("```bash\n"
