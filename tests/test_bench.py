@@ -220,7 +220,24 @@ def test_performance_page_without_measurements(tmp_path):
     page = write_performance_page(tmp_path / "missing.json", tmp_path / "missing_summary.json", tmp_path / "p.md")
     text = page.read_text()
     assert "No benchmark has been run yet" in text and "No runner summary yet" in text
-    assert text.count("not measured") == 4  # busy fraction, full, smoke, parallel search
+    assert text.count("not measured") == 6  # busy fraction, full, smoke, lite on CPU and on GPU, parallel search
+
+
+def test_lite_targets_per_notebook_and_device():
+    """Lite is judged per paper notebook: <= 20 min on 2 CPU cores and <= 60 s on the H200 (the T4 proxy)."""
+    runs = {("01_x", "lite (CPU)"): {"notebook": "01_x", "status": "ok", "seconds": 700.0, "device": "CPU (x86_64, 2 cores)"},
+            ("02_y", "lite (CPU)"): {"notebook": "02_y", "status": "ok", "seconds": 1300.0, "device": "CPU (x86_64, 2 cores)"},
+            ("01_x", "lite (GPU)"): {"notebook": "01_x", "status": "ok", "seconds": 45.0, "device": "NVIDIA H200"},
+            ("00_getting_started", "lite (CPU)"): {"notebook": "00_getting_started", "status": "ok", "seconds": 30.0,
+                                                   "device": "CPU"}}
+    text = performance_markdown(None, runs)
+    assert "| 01_x, lite (CPU), <= 20 min on 2 CPU cores | 700 s (CPU (x86_64, 2 cores)) | **met** |" in text
+    assert "| 02_y, lite (CPU), <= 20 min on 2 CPU cores | 1300 s (CPU (x86_64, 2 cores)), 100 s over | **missed** |" in text
+    assert "| 01_x, lite (GPU), <= 60 s on one H200 (the free-Colab-T4 proxy) | 45 s (NVIDIA H200) | **met** |" in text
+    assert "00_getting_started, lite" not in text  # not a paper notebook: no lite target
+    assert "1/15 of an H200" in text  # the proxy is stated
+    assert bench.profile_column("lite", "CPU (x86_64, 2 cores)") == "lite (CPU)"
+    assert bench.profile_column("full", "NVIDIA H200") == "full"
 
 
 def test_cli_page_only(tmp_path):

@@ -81,6 +81,7 @@ from .results import atomic_write_text
 
 __all__ = [
     "PEAK_BF16_TFLOPS", "TARGET_SPEEDUP", "TARGET_BUSY", "TARGET_FULL_SECONDS", "TARGET_SMOKE_SECONDS",
+    "TARGET_LITE_CPU_SECONDS", "TARGET_LITE_GPU_SECONDS", "profile_column",
     "TARGET_PARALLEL_GAIN", "ModelSpec", "model_specs", "peak_bf16_tflops", "derive_metrics", "time_steps",
     "count_flops", "count_host_syncs", "interval_union", "gpu_busy_fraction", "bench_model", "run_bench",
     "bench_markdown",
@@ -106,6 +107,11 @@ TARGET_SPEEDUP = 2.5          # optimised step vs its fp32-eager twin, each torc
 TARGET_BUSY = 0.90            # GPU busy fraction in the notebooks' training loops
 TARGET_FULL_SECONDS = 900.0   # all notebooks, full profile, one H100
 TARGET_SMOKE_SECONDS = 600.0  # all notebooks, smoke profile, 2 CPU cores
+TARGET_LITE_CPU_SECONDS = 1200.0  # each paper notebook, lite profile, 2 CPU cores (a class period)
+# Each paper notebook, lite profile, on one H200: the proxy for at most 10 minutes on a free Colab T4, which
+# has about 1/15 of the H200's bf16/fp16 throughput and of its memory bandwidth (65 vs 989 TFLOP/s dense;
+# 320 GB/s vs 4.8 TB/s), so 600 s / 15 = 40 s of pure GPU work; 60 s leaves room for the start-up both share.
+TARGET_LITE_GPU_SECONDS = 60.0
 TARGET_PARALLEL_GAIN = 3.0    # notebook 3: trials/hour of 4 workers over 1 worker on one H100
 
 
@@ -929,8 +935,22 @@ def _load_summaries(paths: Sequence[str | os.PathLike]) -> dict[tuple[str, str],
         if not p.is_file():
             continue
         for rec in json.loads(p.read_text()).get("runs", []):
-            out[(rec["notebook"], rec.get("profile") or "?")] = rec
+            out[(rec["notebook"], profile_column(rec.get("profile"), rec.get("device")))] = rec
     return out
+
+
+def profile_column(profile: str | None, device: str | None) -> str:
+    """The cost table's column of a run: its profile, and for ``lite`` whether it ran on a CPU or a GPU
+    (lite has a target on each).
+
+    Example:
+        >>> profile_column("lite", "CPU (x86_64, 2 cores)"), profile_column("lite", "NVIDIA H200")
+        ('lite (CPU)', 'lite (GPU)')
+    """
+    profile = profile or "?"
+    if profile != "lite":
+        return profile
+    return "lite (CPU)" if "CPU" in str(device) else "lite (GPU)"
 
 
 def results_json_records(results_dir: str | os.PathLike, notebooks: Sequence[str],
@@ -954,6 +974,10 @@ def results_json_records(results_dir: str | os.PathLike, notebooks: Sequence[str
                     "device": doc.get("device"), "source": "results.json", "results": doc,
                     "claims_held": sum(bool(c.get("holds")) for c in claims), "claims_total": len(claims)}
     return out
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds / 60:.0f} min" if seconds >= 120 else f"{seconds:.0f} s"
 
 
 def _verdict(ok: bool | None) -> str:
@@ -985,7 +1009,12 @@ def performance_markdown(bench: Mapping[str, Any] | None, summaries: Mapping[tup
             lines += [f"Measured with {' and '.join(f'`{c}`' for c in cmds)} on {bench.get('created', '?')}.", ""]
         lines += [bench_markdown(bench), ""]
     # --- targets
-    lines += ["## Targets", "", "| target | measured | verdict |", "|---|---|---|"]
+    lines += ["## Targets", "",
+              "The lite profile's GPU target stands for a free Colab T4, which this project cannot rent: a T4 has "
+              "about 1/15 of an H200's bf16/fp16 throughput (65 against 989 TFLOP/s dense) and of its memory "
+              "bandwidth (320 GB/s against 4.8 TB/s), so 10 minutes on a T4 is taken as at most "
+              f"{TARGET_LITE_GPU_SECONDS:.0f} s on the H200 (start-up included, which does not scale).", "",
+              "| target | measured | verdict |", "|---|---|---|"]
     device = (bench or {}).get("device") or ""
     on_h100 = "H100" in device
     for r in (bench or {}).get("rows", []):
@@ -1030,6 +1059,19 @@ def performance_markdown(bench: Mapping[str, Any] | None, summaries: Mapping[tup
             what += f"; not run: {', '.join(missing)}"
             verdict = _verdict(False) if not ok else "incomplete"
         lines.append(f"| all notebooks, {profile} profile, <= {limit / 60:.0f} min on {where} | {what} | {verdict} |")
+    for column, limit, where in (("lite (CPU)", TARGET_LITE_CPU_SECONDS, "2 CPU cores"),
+                                 ("lite (GPU)", TARGET_LITE_GPU_SECONDS, "one H200 (the free-Colab-T4 proxy)")):
+        recs = sorted((v for (nb, p), v in summaries.items() if p == column and nb[:2] != "00"),
+                      key=lambda v: v["notebook"])
+        if not recs:
+            lines.append(f"| each paper notebook, {column}, <= {_duration(limit)} on {where} | - | not measured |")
+        for v in recs:
+            sec = float(v.get("seconds") or 0)
+            ok = sec <= limit and v.get("status") == "ok"
+            what = f"{sec:.0f} s ({v.get('device')})" + ("" if v.get("status") == "ok" else f", {v.get('status')}")
+            if sec > limit:
+                what += f", {sec - limit:.0f} s over"
+            lines.append(f"| {v['notebook']}, {column}, <= {_duration(limit)} on {where} | {what} | {_verdict(ok)} |")
     tph = None
     for (nb, p), v in summaries.items():
         m = ((v.get("results") or {}).get("metrics") or {}).get("trials_per_hour")
@@ -1047,7 +1089,7 @@ def performance_markdown(bench: Mapping[str, Any] | None, summaries: Mapping[tup
     if not summaries:
         lines += ["No runner summary yet (`python -m helpers.run --profile full`).", ""]
     else:
-        profiles = [p for p in ("smoke", "full") if any(k[1] == p for k in summaries)]
+        profiles = [p for p in ("smoke", "lite (CPU)", "lite (GPU)", "full") if any(k[1] == p for k in summaries)]
         profiles += sorted({k[1] for k in summaries} - set(profiles))
         names = sorted({k[0] for k in summaries})
         lines += ["| notebook | " + " | ".join(f"{p} (s)" for p in profiles) + " |",
@@ -1168,8 +1210,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    smoke = ROOT / "results" / "summary_smoke.json"  # the runner merges by notebook: smoke runs kept apart
-    summaries = args.summary or [str(ROOT / "results" / "summary.json")] + ([str(smoke)] if smoke.is_file() else [])
+    # The runner merges by notebook, so each profile's (and lite's each device's) runs are kept in their own file.
+    extra = [ROOT / "results" / f"summary_{k}.json" for k in ("smoke", "lite_cpu", "lite_gpu")]
+    summaries = args.summary or [str(ROOT / "results" / "summary.json")] + [str(p) for p in extra if p.is_file()]
     expected = sorted(p.stem for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     notes = _load_notes(args.notes)
     page_args = {"notes": notes, "expected_notebooks": expected, "results_dir": ROOT / "results"}

@@ -169,7 +169,7 @@ def device_name() -> str:
 
 
 def package_versions(names: tuple[str, ...] = (
-    "helpers", "numpy", "torch", "torchvision", "keras", "tensorflow", "tensorflow-cpu",
+    "microscopy-dl-course", "numpy", "torch", "torchvision", "keras", "tensorflow", "tensorflow-cpu",
     "albumentations", "optuna", "scikit-image", "scikit-learn", "matplotlib", "papermill",
 )) -> dict[str, str]:
     """Installed version of each package (``"-"`` when absent)."""
