@@ -1,6 +1,6 @@
 """The ``results.json`` every notebook writes last, and its schema check.
 
-The schema is fixed by ``COURSE_SPEC.md`` section 3; the book's scorecard is built
+The schema is fixed by ``CONTRIBUTING.md`` (the notebook contract); the book's scorecard is built
 from these files, so a file that does not validate is refused at write time rather
 than discovered when the book is built.
 

@@ -16,7 +16,7 @@ GPU of at least 40 GB, ``lite`` otherwise) and ``output_dir`` (``<output>/<stem>
 the source notebook with ``--in-place``, only when it succeeded, without papermill's
 injected parameters cell and with a note saying which run made the outputs), papermill's log to
 ``<output>/<stem>/papermill.log``, and the notebook itself writes
-``<output>/<stem>/results.json`` (``COURSE_SPEC.md`` section 3). At the end a table
+``<output>/<stem>/results.json`` (``CONTRIBUTING.md`` (the notebook contract)). At the end a table
 lists status, seconds, headline metrics and claims held; it is also written to
 ``<output>/summary.json`` and ``<output>/summary.md``, merged by notebook with the
 entries of earlier runs, so notebooks run one at a time still add up to one table.

@@ -1,6 +1,6 @@
 """A PyTorch training loop that keeps the GPU busy, and the pieces it is built from.
 
-What makes it fast (``COURSE_SPEC.md`` section 5), each switched on only where it helps:
+What makes it fast (``CONTRIBUTING.md`` (speed)), each switched on only where it helps:
 
 * the whole dataset lives on the GPU when it fits (these datasets do), and
   :class:`TensorBatches` draws shuffled batches by indexing on the device, so no
