@@ -80,3 +80,98 @@ def test_results_json_is_readable_by_others(tmp_path):
 
     path = Results("x", profile="smoke", data_source="synthetic", seed=0).write(tmp_path)
     assert stat.S_IMODE(path.stat().st_mode) & 0o044 == 0o044
+
+
+# --------------------------------------------------------------------------- measured claims
+
+SKIP = dict(paper="IoU gain with skip at depth>=3", quote="Fig. 8: residual connections help the deeper U-Nets",
+            paper_value="+", unit="IoU (fraction)", kind="paired seeds",
+            baseline=np.array([0.70, 0.72, 0.71]), variant=torch.tensor([0.74, 0.75, 0.76]))
+
+
+def measured():
+    rec = make()
+    rec.measured_claim("fig8_residual_helps_when_deep", headline=True, **SKIP)
+    return rec
+
+
+def test_measured_claim_writes_valid_json_that_roundtrips(tmp_path):
+    rec = measured()
+    rec.claim("old_style", paper="p", paper_value="+", ours=1.0, holds=True)    # old claims still work
+    rec.measured_claim("augment_helps", paper="augmentation raises IoU", quote="Sec. 4.2: augmentation helps",
+                       paper_value="+", unit="IoU (fraction)", kind="paired images", source="course",
+                       baseline=[0.5, 0.6, 0.55, 0.7], variant=[0.5, 0.61, 0.54, 0.7], n_boot=500)
+    rec.measured_claim("const", paper="p", quote="Tab. 1", paper_value="-", unit="IoU", kind="seeds",
+                       effects=[0.1, 0.2], degenerate_reason="prediction is constant (every value is 0)",
+                       data_source="real")
+    path = rec.write(tmp_path)
+    data = read_results(tmp_path)
+    assert data == json.loads(path.read_text())
+    assert data["claims"] == rec.to_dict()["claims"]
+    fig8, old, course, const = data["claims"]
+    assert fig8["verdict"] == "reproduced" and fig8["holds"] is True and fig8["headline"] is True
+    assert fig8["data_source"] == "synthetic" and fig8["uncertainty"]["kind"] == "paired seeds"
+    assert fig8["uncertainty"]["n"] == 3 and fig8["uncertainty"]["low"] < 0.04 < fig8["uncertainty"]["high"]
+    assert "verdict" not in old
+    assert course["source"] == "course" and course["verdict"] == "within noise" and course["holds"] is False
+    assert const["verdict"] == "not tested" and const["data_source"] == "real"
+    assert const["uncertainty"]["low"] is None and const["reason"].startswith("prediction is constant")
+
+
+def test_measured_claim_replaces_same_id():
+    rec = measured()
+    rec.measured_claim("fig8_residual_helps_when_deep", **dict(SKIP, variant=[0.60, 0.61, 0.62]))
+    (c,) = rec.to_dict()["claims"]
+    assert c["verdict"] == "contradicted" and c["headline"] is False
+
+
+def test_measured_claim_bad_input_names_the_problem():
+    with pytest.raises(ValueError, match="lengths 3 and 2"):
+        make().measured_claim("x", **dict(SKIP, variant=[0.1, 0.2]))
+
+
+def _broken(**change):
+    data = measured().to_dict()
+    claim = data["claims"][0]
+    for key, value in change.items():
+        where, key = (claim["uncertainty"], key[2:]) if key.startswith("u_") else (claim, key)
+        if value is KeyError:
+            where.pop(key)
+        else:
+            where[key] = value
+    return data
+
+
+@pytest.mark.parametrize("change, message", [
+    (dict(holds=False), "holds must equal verdict == 'reproduced'"),
+    (dict(verdict="within noise"), "holds must equal verdict"),
+    (dict(verdict="confirmed"), r"\['verdict'\] must be one of"),
+    (dict(u_low=0.07, u_high=0.01), "low <= high"),
+    (dict(u_low=None), "both be finite numbers"),
+    (dict(u_n=KeyError), "missing the key 'n'"),
+    (dict(u_n=-1), "n'\\] must be an integer >= 0"),
+    (dict(u_kind=""), "kind'\\] must be a non-empty string"),
+    (dict(uncertainty=None), "must be a dict with kind, n, low, high"),
+    (dict(unit=KeyError), r"\['unit'\] must be a non-empty string"),
+    (dict(quote=""), r"\['quote'\] must be a non-empty string"),
+    (dict(data_source=KeyError), r"\['data_source'\] must be a non-empty string"),
+    (dict(source="ours"), r"\['source'\] must be one of"),
+    (dict(source="course"), "cannot be the paper's headline"),
+    (dict(direction="-"), "does not follow from ours"),
+    (dict(direction="up"), r"\['direction'\] must be one of"),
+    (dict(ours=None), "needs a measured number"),
+    (dict(verdict="not tested", holds=False), "must say why in 'reason'"),
+])
+def test_validate_rejects_inconsistent_measured_claims(change, message):
+    with pytest.raises(ValueError, match=message):
+        validate_results(_broken(**change))
+
+
+def test_validate_rejects_interval_missing_for_a_tested_verdict():
+    with pytest.raises(ValueError, match="needs an interval"):
+        validate_results(_broken(u_low=None, u_high=None))
+
+
+def test_validate_accepts_not_tested_without_interval():
+    data = _broken(verdict="not tested", holds=False, reason="one seed", u_low=None, u_high=None)
+    assert validate_results(data) is data
