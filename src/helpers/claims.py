@@ -480,15 +480,15 @@ def measured_claim(id: str, *, paper: str, quote: str, paper_value: str | float,
     what the paper claims about) or ``effects`` (per-seed or per-image effects already taken,
     e.g. a value minus the chance level). ``kind`` (one of :data:`KINDS`) says how:
 
-    ============== =========================== ============================================
-    kind           values                      interval
-    ============== =========================== ============================================
-    paired seeds   baseline, variant (by seed) t over per-seed differences
-    seeds          effects (one per seed)      t over the effects
+    ============== ============================ ========================================
+    kind           values                       interval
+    ============== ============================ ========================================
+    paired seeds   baseline, variant (by seed)  t over per-seed differences
+    seeds          effects (one per seed)       t over the effects
     paired images  baseline, variant (by image) bootstrap of per-image differences
-    images         effects, or baseline and     bootstrap of the effects, or of
+    images         effects; or baseline and     bootstrap of the effects; or of
                    variant on different images  statistic(variant) - statistic(baseline)
-    ============== =========================== ============================================
+    ============== ============================ ========================================
 
     The verdict is ``"not tested"`` with ``reason`` when ``degenerate_reason`` is given (then
     values may be omitted or non-finite) or when there is a single seed/image (no interval).
