@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 
 from helpers.tools.export import export_keras, export_torch, load_exported, read_metadata, sidecar_path
-from helpers.tools.predict import DegeneratePredictionWarning, main, predict_folder
+from helpers.tools.predict import DegeneratePredictionWarning, main, predict_folder, save_images
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
@@ -349,6 +349,47 @@ def test_a_constant_model_is_flagged_degenerate(tmp_path, capsys):
     assert main([str(model), str(folder), "--output", str(tmp_path / "cli")]) == 0
     captured = capsys.readouterr()
     assert "WARNING: DEGENERATE PREDICTION" in captured.err and "'degenerate' column" in captured.out
+
+
+@pytest.mark.filterwarnings("ignore::helpers.tools.predict.DegeneratePredictionWarning")  # untrained weights
+def test_notebook_01_cell_keras_model_test_images_and_carbides(tmp_path):
+    import keras
+
+    from helpers.models.residual_unet import residual_unet
+
+    keras.utils.set_random_seed(0)
+    model = residual_unet((32, 32, 1), depth=2, filters=4)
+    rng = np.random.default_rng(6)
+    x_test, carbides = rng.random((3, 32, 32), dtype=np.float32), rng.random((3, 32, 32)) > 0.8
+    path = export_keras(model, tmp_path / "model" / "gb.keras", class_names=["grain", "boundary"],
+                        measurement="boundary", extra={"test_iou": 0.5})
+    csv_path = predict_folder(path, save_images(x_test, tmp_path / "new"), tmp_path / "pred", pixel_size=0.1,
+                              carbide_masks=save_images(carbides, tmp_path / "carbides"))
+    rows = _read_csv(csv_path)
+    assert [r["image"] for r in rows] == ["image_000.png", "image_001.png", "image_002.png"]
+    assert {"fraction_grain", "fraction_boundary", "boundary_length_px", "boundary_length_um", "carbide_ratio",
+            "carbide_count", "degenerate"} <= set(rows[0])
+    want = model(np.round(x_test * 255)[..., None] / 255, training=False).numpy()[..., 0] > 0.5
+    for i in range(3):
+        mask = np.asarray(Image.open(tmp_path / "pred" / "masks" / f"image_{i:03d}.png"))
+        np.testing.assert_array_equal(mask == 255, want[i])
+
+
+def test_save_images_writes_what_the_predictor_reads(tmp_path):
+    from helpers.data.image_io import read_image
+
+    x = np.linspace(0, 1, 2 * 8 * 8, dtype=np.float32).reshape(2, 8, 8)
+    save_images(x, tmp_path / "a", bits=16, names=["p", "q"])
+    np.testing.assert_allclose(read_image(tmp_path / "a" / "q.png") / 65535, x[1], atol=1 / 65535)
+    save_images(x > 0.25, tmp_path / "m")
+    assert set(np.unique(read_image(tmp_path / "m" / "image_000.png"))) == {0, 255}
+    save_images(np.zeros((1, 4, 4, 3), np.float32), tmp_path / "rgb")
+    assert read_image(tmp_path / "rgb" / "image_000.png", grayscale=False).shape == (4, 4, 3)
+    for bad, kwargs, match in ((x * 2, {}, r"\[0, 1\]"), (x[0], {}, "shape"), (x, {"bits": 12}, "bits"),
+                               (x, {"names": ["a"]}, "names"), (np.zeros((1, 4, 4, 3)), {"bits": 16}, "16-bit RGB"),
+                               (np.full((1, 4, 4), 7, np.int64), {}, "0/1 mask")):
+        with pytest.raises(ValueError, match=match):
+            save_images(bad, tmp_path / "bad", **kwargs)
 
 
 # -------------------------------------------------------------------------------------------- bad input

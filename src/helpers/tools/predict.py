@@ -52,7 +52,7 @@ import numpy as np
 
 from .export import ExportedModel, load_exported
 
-__all__ = ["DegeneratePredictionWarning", "list_images", "main", "predict_folder"]
+__all__ = ["DegeneratePredictionWarning", "list_images", "main", "predict_folder", "save_images"]
 
 
 class DegeneratePredictionWarning(UserWarning):
@@ -78,6 +78,64 @@ def list_images(folder: str | os.PathLike) -> list[Path]:
         found = ", ".join(p.name for p in files[:5]) + (" ..." if len(files) > 5 else "") if files else "nothing"
         raise ValueError(f"no images in {d} (expected PNG, JPEG, TIFF or BMP files; found {found})")
     return images
+
+
+def save_images(images: Any, folder: str | os.PathLike, *, names: Sequence[str] | None = None,
+                bits: int = 8) -> Path:
+    """Write images or masks as PNG files, e.g. a few test images to try :func:`predict_folder` on.
+
+    Args:
+        images: ``(N, H, W)`` or ``(N, H, W, 3)``: floats in [0, 1] (written as 8- or 16-bit),
+            booleans or 0/1 integers (a mask: written as 0/255), or ``uint8`` / ``uint16`` (as they are).
+        folder: created if needed.
+        names: file stems, one per image (default ``image_000``, ``image_001``, ...), so images and
+            their masks (carbides, leaves) written with the same names match.
+        bits: 8 or 16 for float images (16-bit: grey only).
+
+    Returns:
+        The folder.
+
+    Example:
+        >>> import tempfile
+        >>> d = save_images(np.zeros((2, 8, 8), np.float32), tempfile.mkdtemp())
+        >>> sorted(p.name for p in d.iterdir())
+        ['image_000.png', 'image_001.png']
+    """
+    from PIL import Image
+
+    if hasattr(images, "detach"):
+        images = images.detach().cpu().numpy()
+    x = np.asarray(images)
+    if x.ndim not in (3, 4) or (x.ndim == 4 and x.shape[-1] != 3) or x.shape[0] == 0:
+        raise ValueError(f"images must be (N, H, W) or (N, H, W, 3) with N >= 1, got shape {x.shape}")
+    if bits not in (8, 16):
+        raise ValueError(f"bits must be 8 or 16, got {bits!r}")
+    names = [f"image_{i:03d}" for i in range(len(x))] if names is None else [str(n) for n in names]
+    if len(names) != len(x) or len(set(names)) != len(names) or not all(names):
+        raise ValueError(f"names must be {len(x)} distinct non-empty file stems, got {len(names)}")
+    if x.dtype == bool:
+        x = x.astype(np.uint8) * 255
+    elif x.dtype.kind == "f":
+        if not np.isfinite(x).all() or x.min() < 0 or x.max() > 1:
+            raise ValueError("float images must lie in [0, 1] (scale them first), got values in "
+                             f"[{float(np.nanmin(x)):.4g}, {float(np.nanmax(x)):.4g}]")
+        if bits == 16 and x.ndim == 4:
+            raise ValueError("16-bit RGB PNGs are not written here; use bits=8 for colour images")
+        top = 255 if bits == 8 else 65535
+        x = np.round(x * top).astype(np.uint8 if bits == 8 else np.uint16)
+    elif x.dtype.kind in "ui" and x.dtype not in (np.uint8, np.uint16):
+        values = np.unique(x)
+        if not np.isin(values, (0, 1)).all():
+            raise ValueError(f"integer images must be uint8, uint16, or a 0/1 mask; got {x.dtype} with values "
+                             f"{values[:5].tolist()}")
+        x = x.astype(np.uint8) * 255
+    elif x.dtype.kind not in "ui":
+        raise ValueError(f"images must be floats in [0, 1], booleans or integers, got dtype {x.dtype}")
+    d = Path(folder)
+    d.mkdir(parents=True, exist_ok=True)
+    for name, img in zip(names, x):
+        Image.fromarray(np.ascontiguousarray(img)).save(d / f"{name}.png")
+    return d
 
 
 def _column(name: str) -> str:
