@@ -229,7 +229,9 @@ def test_cli_segments_a_folder_and_measures_boundaries(tmp_path):
                            "--batch-size", "2", "--pixel-size", "0.5"], capture_output=True, text=True, env=env,
                           timeout=300, cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "5 image(s)" in proc.stdout and "DEGENERATE" not in proc.stderr
+    assert "5 image(s)" in proc.stdout and "WARNING" not in proc.stdout
+    assert proc.stdout.splitlines()[0].split() == ["image", "fraction_background", "fraction_boundary",
+                                                   "boundary_length_px", "boundary_length_um", "degenerate"]
     rows = {r["image"]: r for r in _read_csv(out / "measurements.csv")}
     assert sorted(rows) == ["a_grey8.png", "b_grey16.png", "c_rgb.png", "d_tiff.tif", "e_big.png"]
     cols = list(next(iter(rows.values())))
@@ -348,7 +350,7 @@ def test_a_constant_model_is_flagged_degenerate(tmp_path, capsys):
     # The CLI still writes the CSV, and says so loudly.
     assert main([str(model), str(folder), "--output", str(tmp_path / "cli")]) == 0
     captured = capsys.readouterr()
-    assert "WARNING: DEGENERATE PREDICTION" in captured.err and "'degenerate' column" in captured.out
+    assert "WARNING: DEGENERATE PREDICTION" in captured.out and "'degenerate' column" in captured.out
 
 
 @pytest.mark.filterwarnings("ignore::helpers.tools.predict.DegeneratePredictionWarning")  # untrained weights

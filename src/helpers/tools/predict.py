@@ -29,8 +29,9 @@ back to the image's size. Written:
 
 The results are checked for sense: an image whose mask is one class everywhere, a folder whose
 predictions do not depend on the image, or non-finite probabilities are marked in the ``degenerate``
-column and warned about (:class:`DegeneratePredictionWarning`), as is a class never predicted in
-the whole folder. Such a result says the model did not work on these images, not what they hold.
+column and warned about (:class:`DegeneratePredictionWarning`; the command prints them as ``WARNING:``
+lines of its report on stdout, above a table of the CSV's first rows), as is a class never predicted
+in the whole folder. Such a result says the model did not work on these images, not what they hold.
 """
 
 from __future__ import annotations
@@ -413,6 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--pixel-size", type=float, default=None, help="micrometres per pixel (lengths in um)")
     parser.add_argument("--device", default="cpu", help="PyTorch models: cpu (default) or cuda")
     args = parser.parse_args(argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notes would bury the warnings
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", DegeneratePredictionWarning)
         try:
@@ -425,14 +427,37 @@ def main(argv: Sequence[str] | None = None) -> int:
     for w in caught:
         if issubclass(w.category, DegeneratePredictionWarning):
             degenerate = degenerate or "DEGENERATE" in str(w.message)
-            print(f"WARNING: {w.message}", file=sys.stderr)
+            print(f"WARNING: {w.message}")  # part of the report (stderr holds the frameworks' start-up notes)
         else:
             warnings.showwarning(w.message, w.category, w.filename, w.lineno)
     with open(path, newline="") as f:
-        n = sum(1 for _ in csv.DictReader(f))
+        rows = list(csv.DictReader(f))
+    print(_table(rows))
     what = "masks in " + str(Path(args.output) / "masks") + " and " if path.name == "measurements.csv" else ""
-    print(f"{n} image(s): wrote {what}{path}" + (" (see the 'degenerate' column)" if degenerate else ""))
+    print(f"{len(rows)} image(s): wrote {what}{path}" + (" (see the 'degenerate' column)" if degenerate else ""))
     return 0
+
+
+def _table(rows: list[dict[str, str]], max_rows: int = 10) -> str:
+    """The CSV's first rows as aligned text (file paths and image sizes left out)."""
+    if not rows:
+        return ""
+    cols = [c for c in rows[0] if c not in ("mask", "height", "width", "why", "class_index")]
+
+    def cell(v: str) -> str:
+        try:
+            f = float(v)
+        except ValueError:
+            return v
+        return v if f.is_integer() and "." not in v else f"{f:.4g}"
+
+    body = [[cell(r[c]) for c in cols] for r in rows[:max_rows]]
+    widths = [max(len(c), *(len(b[i]) for b in body)) for i, c in enumerate(cols)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(cols, widths))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(b, widths)) for b in body]
+    if len(rows) > max_rows:
+        lines.append(f"... {len(rows) - max_rows} more row(s)")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
