@@ -465,6 +465,8 @@ def test_export_rejects_bad_arguments(tmp_path):
         export_torch(_tercile_model(), tmp_path / "m", measurement="boundary", **ok)
     with pytest.raises(ValueError, match="torch.nn.Module"):
         export_torch("model", tmp_path / "m", **ok)
+    with pytest.raises(ValueError, match="needs 2 names"):
+        export_torch(net, tmp_path / "sub" / "m", class_names=["a", "b", "c"], **ok)
     assert not list(tmp_path.iterdir()), "a refused export writes nothing"
 
 

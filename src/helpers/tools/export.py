@@ -185,9 +185,8 @@ def _model_path(path: Any, suffix: str, what: str) -> Path:
         p = p.with_name(p.name + suffix)
     elif p.suffix != suffix:
         raise ValueError(f"{what} is saved as a {suffix} file; got a path ending in {p.suffix!r} ({p})")
-    if p.exists() and p.is_dir():
+    if p.is_dir():
         raise ValueError(f"{p} is a folder; give a file name")
-    p.parent.mkdir(parents=True, exist_ok=True)
     return p
 
 
@@ -323,6 +322,7 @@ def export_torch(model: Any, path: str | os.PathLike, *, example_input: Any,
                           how_to_load=how, versions={"torch_version": torch.__version__},
                           model_name=type(inner).__name__, extra=extra)
     blob = json.dumps(meta, indent=2)
+    path.parent.mkdir(parents=True, exist_ok=True)
     with torch.no_grad():
         expected = wrapper(x)
     with warnings.catch_warnings():
@@ -472,6 +472,7 @@ def export_keras(model: Any, path: str | os.PathLike, *, normalisation: Mapping[
                           how_to_load=how, versions={"keras_version": keras.__version__,
                                                      "keras_backend": keras.backend.backend()},
                           model_name=model.name, extra=extra)
+    path.parent.mkdir(parents=True, exist_ok=True)
     saved.save(path)
     _write_sidecar(path, meta)
     want = keras.ops.convert_to_numpy(saved(probe, training=False)).astype(np.float32)
