@@ -24,10 +24,11 @@ from __future__ import annotations
 import copy
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from ..results import atomic_write_text
 
 INJECTED_TAG = "injected-parameters"
 NOTE_TAG = "run-note"
@@ -95,15 +96,7 @@ def write_committed(executed: str | os.PathLike, target: str | os.PathLike, para
     nb = json.loads(executed.read_text())
     text = json.dumps(restore_defaults(nb, parameters, device=device, seconds=seconds, notebook=target.stem),
                       indent=1, ensure_ascii=False) + "\n"
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.stem}.", suffix=".ipynb.tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(target, text)
     return target
 
 
