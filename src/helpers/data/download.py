@@ -256,4 +256,4 @@ def load_tbm_grain_boundaries(split: str = "train", data_root: str | os.PathLike
         return f"{TBM_REMOTE[s]}/{kind}/{name}"
 
     root = fetch_files("tbm_grain_boundaries", TBM_URL, files, remote, data_root)
-    return load_image_mask_folder(root / split, size=size)
+    return load_image_mask_folder(root / split, size=size, threshold=127)  # TBM masks: > 127 = boundary
