@@ -509,8 +509,6 @@ def _float32_twin(model: Any) -> Any:
     """The model in float32 when it was built under a mixed-precision policy (weights are float32
     already), so a reader's CPU runs it in float32; the model itself when it has no mixed layers or
     cannot be rebuilt from its config (a subclassed model; then a warning)."""
-    import keras
-
     try:
         config = model.get_config()
     except NotImplementedError:

@@ -45,7 +45,7 @@ import re
 import sys
 import warnings
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -197,11 +197,6 @@ def _check_folder_arg(folder: Any, what: str) -> Path | None:
     return d
 
 
-def _batches(n: int, size: int):
-    for i in range(0, n, size):
-        yield range(i, min(n, i + size))
-
-
 def predict_folder(model_path: str | os.PathLike | ExportedModel, folder: str | os.PathLike,
                    output_dir: str | os.PathLike, *, batch_size: int = 8, threshold: float | None = None,
                    carbide_masks: str | os.PathLike | None = None, leaf_masks: str | os.PathLike | None = None,
@@ -270,6 +265,15 @@ def _warn(message: str) -> None:
     warnings.warn(message, DegeneratePredictionWarning, stacklevel=3)
 
 
+def _predictions(model: ExportedModel, images: list[Path], batch_size: int
+                 ) -> Iterator[tuple[int, Path, np.ndarray, np.ndarray, str]]:
+    """``(index, path, image as read, probabilities, image digest)`` for every image, a batch at a time."""
+    for start in range(0, len(images), batch_size):
+        idx = range(start, min(len(images), start + batch_size))
+        raw, digests = _load_batch(model, [images[i] for i in idx])
+        yield from zip(idx, (images[i] for i in idx), raw, _forward(model, raw), digests)
+
+
 def _segment(model: ExportedModel, images: list[Path], out: Path, batch_size: int, threshold: float | None,
              carbide_dir: Path | None, leaf_dir: Path | None, pixel_size: float | None) -> Path:
     from PIL import Image
@@ -286,48 +290,45 @@ def _segment(model: ExportedModel, images: list[Path], out: Path, batch_size: in
     rows: list[dict[str, Any]] = []
     seen = np.zeros(len(names), bool)
     image_digests, label_digests = [], []
-    for idx in _batches(len(images), batch_size):
-        paths = [images[i] for i in idx]
-        raw, digests = _load_batch(model, paths)
-        probs = _forward(model, raw)
-        for p, x, prob, mask_name, digest in zip(paths, raw, probs, [mask_names[i] for i in idx], digests):
-            h, w = x.shape[:2]
-            finite = bool(np.isfinite(prob).all())
-            label_digests.append(hashlib.sha1(model.labels(prob, threshold).tobytes()).hexdigest())
-            image_digests.append(digest)
-            labels = model.labels(_resize(np.nan_to_num(prob.astype(np.float32)), (h, w)), threshold)
-            counts = np.bincount(labels.ravel(), minlength=len(names))[:len(names)]
-            seen |= counts > 0
-            Image.fromarray((labels * 255).astype(np.uint8) if binary else labels.astype(np.uint8)).save(
-                mask_dir / mask_name)
-            row: dict[str, Any] = {"image": p.name, "mask": f"masks/{mask_name}", "height": h, "width": w}
-            row.update({f"fraction_{c}": float(n) / labels.size for c, n in zip(cols, counts)})
-            if model.measurement == "class_areas":
-                row.update({f"area_px_{c}": int(n) for c, n in zip(cols, counts)})
-            elif model.measurement == "boundary":
-                boundary = labels == fg
-                row["boundary_length_px"] = skeleton_length(boundary, from_mask=True)
-                if pixel_size is not None:
-                    row["boundary_length_um"] = row["boundary_length_px"] * pixel_size
-                if carbide_dir is not None:
-                    r = carbide_boundary_ratio(boundary, _read_binary(carbide_dir, p, (h, w), "carbide"))
-                    row["carbide_ratio"] = r["ratio"]
-                    row["carbide_count"] = r["carbide_count"]
-            elif model.measurement == "lesion_fraction":
-                lesion = labels == fg
-                if leaf_dir is None:
-                    ref = labels.size
-                else:
-                    leaf = _read_binary(leaf_dir, p, (h, w), "leaf")
-                    ref, lesion = int(leaf.sum()), lesion & leaf
-                row["lesion_fraction"] = float(lesion.sum()) / ref if ref else float("nan")
-                row["lesion_fraction_of"] = "image" if leaf_dir is None else "leaf"
-            constant = int((counts > 0).sum()) <= 1
-            row["degenerate"] = (not finite) or constant
-            row["why"] = "; ".join(filter(None, ["non-finite probabilities" if not finite else "",
-                                                 f"one class everywhere ({names[int(counts.argmax())]})"
-                                                 if constant else ""]))
-            rows.append(row)
+    for i, p, x, prob, digest in _predictions(model, images, batch_size):
+        mask_name = mask_names[i]
+        h, w = x.shape[:2]
+        finite = bool(np.isfinite(prob).all())
+        label_digests.append(hashlib.sha1(model.labels(prob, threshold).tobytes()).hexdigest())
+        image_digests.append(digest)
+        labels = model.labels(_resize(np.nan_to_num(prob.astype(np.float32)), (h, w)), threshold)
+        counts = np.bincount(labels.ravel(), minlength=len(names))[:len(names)]
+        seen |= counts > 0
+        Image.fromarray((labels * 255).astype(np.uint8) if binary else labels.astype(np.uint8)).save(
+            mask_dir / mask_name)
+        row: dict[str, Any] = {"image": p.name, "mask": f"masks/{mask_name}", "height": h, "width": w}
+        row.update({f"fraction_{c}": float(n) / labels.size for c, n in zip(cols, counts)})
+        if model.measurement == "class_areas":
+            row.update({f"area_px_{c}": int(n) for c, n in zip(cols, counts)})
+        elif model.measurement == "boundary":
+            boundary = labels == fg
+            row["boundary_length_px"] = skeleton_length(boundary, from_mask=True)
+            if pixel_size is not None:
+                row["boundary_length_um"] = row["boundary_length_px"] * pixel_size
+            if carbide_dir is not None:
+                r = carbide_boundary_ratio(boundary, _read_binary(carbide_dir, p, (h, w), "carbide"))
+                row["carbide_ratio"] = r["ratio"]
+                row["carbide_count"] = r["carbide_count"]
+        elif model.measurement == "lesion_fraction":
+            lesion = labels == fg
+            if leaf_dir is None:
+                ref = labels.size
+            else:
+                leaf = _read_binary(leaf_dir, p, (h, w), "leaf")
+                ref, lesion = int(leaf.sum()), lesion & leaf
+            row["lesion_fraction"] = float(lesion.sum()) / ref if ref else float("nan")
+            row["lesion_fraction_of"] = "image" if leaf_dir is None else "leaf"
+        constant = int((counts > 0).sum()) <= 1
+        row["degenerate"] = (not finite) or constant
+        row["why"] = "; ".join(filter(None, ["non-finite probabilities" if not finite else "",
+                                             f"one class everywhere ({names[int(counts.argmax())]})"
+                                             if constant else ""]))
+        rows.append(row)
     _check_folder(rows, names, seen, image_digests, label_digests, "mask")
     path = out / "measurements.csv"
     _write_csv(path, rows)
@@ -340,23 +341,19 @@ def _classify(model: ExportedModel, images: list[Path], out: Path, batch_size: i
     rows: list[dict[str, Any]] = []
     seen = np.zeros(len(names), bool)
     image_digests, label_digests = [], []
-    for idx in _batches(len(images), batch_size):
-        paths = [images[i] for i in idx]
-        raw, digests = _load_batch(model, paths)
-        probs = _forward(model, raw)
-        for p, x, prob, digest in zip(paths, raw, probs, digests):
-            finite = bool(np.isfinite(prob).all())
-            full = np.array([1.0 - prob[0], prob[0]]) if prob.shape[-1] == 1 else prob
-            k = int(model.labels(prob[None], threshold)[0])
-            seen[k] = True
-            image_digests.append(digest)
-            label_digests.append(hashlib.sha1(np.round(full.astype(np.float64), 6).tobytes()).hexdigest())
-            row: dict[str, Any] = {"image": p.name, "height": x.shape[0], "width": x.shape[1], "class": names[k],
-                                   "class_index": k, "probability": float(full[k])}
-            row.update({f"p_{c}": float(v) for c, v in zip(cols, full)})
-            row["degenerate"] = not finite
-            row["why"] = "" if finite else "non-finite probabilities"
-            rows.append(row)
+    for _, p, x, prob, digest in _predictions(model, images, batch_size):
+        finite = bool(np.isfinite(prob).all())
+        full = np.array([1.0 - prob[0], prob[0]]) if prob.shape[-1] == 1 else prob
+        k = int(model.labels(prob[None], threshold)[0])
+        seen[k] = True
+        image_digests.append(digest)
+        label_digests.append(hashlib.sha1(np.round(full.astype(np.float64), 6).tobytes()).hexdigest())
+        row: dict[str, Any] = {"image": p.name, "height": x.shape[0], "width": x.shape[1], "class": names[k],
+                               "class_index": k, "probability": float(full[k])}
+        row.update({f"p_{c}": float(v) for c, v in zip(cols, full)})
+        row["degenerate"] = not finite
+        row["why"] = "" if finite else "non-finite probabilities"
+        rows.append(row)
     _check_folder(rows, names, seen, image_digests, label_digests, "class probabilities")
     path = out / "predictions.csv"
     _write_csv(path, rows)
