@@ -150,14 +150,16 @@ def test_classes_overlap_in_colour_but_differ_in_texture():
     assert xs[ys == 9, 3].mean() < xs[ys == 5, 3].mean() - 0.5  # plain ring vs grainy star
 
 
-def test_scenes_speed_at_least_100_images_per_second():
+def test_scenes_speed_at_least_40_images_per_second():
     synthetic_scenes(2, size=128, seed=0)  # warm-up
     rates = []
     for k in range(3):  # best of three, in CPU time of this process
         t0 = time.process_time()
         synthetic_scenes(40, size=128, num_classes=MAX_CLASSES, seed=k)
         rates.append(40 / (time.process_time() - t0))
-    assert max(rates) >= 100, f"{max(rates):.0f} images/s"
+    # Vectorised code makes 80-200 images/s on the course's 2-core machines (their speed varies by
+    # day); a per-pixel Python loop would make about 1. The bar catches that, not a slow machine.
+    assert max(rates) >= 40, f"{max(rates):.0f} images/s"
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -221,14 +223,16 @@ def test_lesions_look_like_lesions():
         assert img[y].mean() < img[far].mean()  # darker than the leaf
 
 
-def test_leaves_speed_at_least_100_images_per_second():
+def test_leaves_speed_at_least_40_images_per_second():
     synthetic_leaves(2, size=128, seed=0)  # warm-up
     rates = []
     for k in range(3):
         t0 = time.process_time()
         synthetic_leaves(40, size=128, seed=k)
         rates.append(40 / (time.process_time() - t0))
-    assert max(rates) >= 100, f"{max(rates):.0f} images/s"
+    # Vectorised code makes 80-200 images/s on the course's 2-core machines (their speed varies by
+    # day); a per-pixel Python loop would make about 1. The bar catches that, not a slow machine.
+    assert max(rates) >= 40, f"{max(rates):.0f} images/s"
 
 
 @pytest.mark.parametrize("kwargs, match", [

@@ -40,6 +40,7 @@ on the images before it: the first ``k`` images of ``n > k`` are the ``k`` image
 from __future__ import annotations
 
 import colorsys
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -174,14 +175,14 @@ def _finish(image: np.ndarray, rng: np.random.Generator, noise: float) -> np.nda
     return np.clip(image, 0.0, 1.0, out=image)
 
 
-def _scene(size: int, num_classes: int, rng: np.random.Generator, yy: np.ndarray, xx: np.ndarray,
+def _scene(size: int, object_classes: tuple[int, ...], rng: np.random.Generator, yy: np.ndarray, xx: np.ndarray,
            basis: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     image = _background(size, rng, yy, xx, basis, clutter=8)
     label = np.zeros((size, size), np.uint8)
     scale = size / 128
     for _ in range(int(rng.integers(1, 5))):
-        cls = int(rng.integers(1, num_classes))
-        family, texture, period, angle, hue, _name = _CLASSES[cls - 1]
+        cls = int(rng.integers(1, len(object_classes) + 1))  # the label; the look is object_classes[cls - 1]
+        family, texture, period, angle, hue, _name = _CLASSES[object_classes[cls - 1] - 1]
         radius = rng.uniform(0.15, 0.45) * size / 2
         cy, cx = rng.uniform(0.1, 0.9, 2) * size
         theta = rng.uniform(0, 2 * np.pi)
@@ -212,7 +213,7 @@ def _scene(size: int, num_classes: int, rng: np.random.Generator, yy: np.ndarray
 
 
 def synthetic_scenes(n: int, size: int = 128, *, num_classes: int = 6, seed: int = 0,
-                     ignore_border: int = 1) -> dict[str, Any]:
+                     ignore_border: int = 1, object_classes: Sequence[int] | None = None) -> dict[str, Any]:
     """Colour scenes of textured objects on a textured background, with VOC-style masks.
 
     Args:
@@ -223,6 +224,10 @@ def synthetic_scenes(n: int, size: int = 128, *, num_classes: int = 6, seed: int
         seed: the same seed gives the same images.
         ignore_border: pixels within this many pixels (chessboard distance) of a pixel of
             another class get the label 255, "ignore", as in PASCAL VOC; 0 switches it off.
+        object_classes: which object looks (1-based rows of the class table, 1..11) become labels
+            ``1 .. num_classes-1``, in this order; ``None`` = ``1 .. num_classes-1``. Two tasks with
+            disjoint lists share no class: e.g. a source task to pretrain a backbone on
+            (``(6, ..., 11)``) and a target task to transfer it to (``(1, ..., 5)``).
 
     Returns:
         ``images`` float32 ``(n, size, size, 3)`` RGB in [0, 1]; ``masks`` uint8
@@ -235,6 +240,8 @@ def synthetic_scenes(n: int, size: int = 128, *, num_classes: int = 6, seed: int
         ((2, 64, 64, 3), dtype('uint8'), ['background', 'striped disc'])
         >>> set(s["masks"].ravel().tolist()) <= {0, 1, 2, 3, 255}
         True
+        >>> synthetic_scenes(1, size=64, num_classes=3, object_classes=(9, 10))["class_names"]
+        ['background', 'plain ring', 'banded hexagon']
     """
     n = check_positive_int(n, "n")
     size = check_positive_int(size, "size", minimum=32)
@@ -242,6 +249,14 @@ def synthetic_scenes(n: int, size: int = 128, *, num_classes: int = 6, seed: int
     if num_classes > MAX_CLASSES:
         raise ValueError(f"num_classes must be in [2, {MAX_CLASSES}], got {num_classes}")
     ignore_border = check_positive_int(ignore_border, "ignore_border", minimum=0)
+    if object_classes is None:
+        object_classes = tuple(range(1, num_classes))
+    else:
+        object_classes = tuple(int(c) for c in object_classes)
+        if (len(object_classes) != num_classes - 1 or len(set(object_classes)) != len(object_classes)
+                or not all(1 <= c < MAX_CLASSES for c in object_classes)):
+            raise ValueError(f"object_classes must be {num_classes - 1} distinct class-table rows in "
+                             f"[1, {MAX_CLASSES - 1}] (num_classes - 1 of them), got {object_classes}")
     rng = np.random.default_rng(check_seed(seed))
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     basis = _smooth_basis(size, 5)
@@ -249,14 +264,14 @@ def synthetic_scenes(n: int, size: int = 128, *, num_classes: int = 6, seed: int
     masks = np.empty((n, size, size), np.uint8)
     window = 2 * ignore_border + 1
     for i in range(n):
-        image, label = _scene(size, num_classes, rng, yy, xx, basis)
+        image, label = _scene(size, object_classes, rng, yy, xx, basis)
         images[i] = _finish(image, rng, noise=0.02)
         if ignore_border:
             # A pixel whose (2b+1)^2 neighbourhood holds two classes is within b px of a class change.
             mixed = ndimage.maximum_filter(label, window) != ndimage.minimum_filter(label, window)
             label[mixed] = IGNORE
         masks[i] = label
-    names = ["background"] + [c[5] for c in _CLASSES[: num_classes - 1]]
+    names = ["background"] + [_CLASSES[c - 1][5] for c in object_classes]
     return {"images": images, "masks": masks, "class_names": names}
 
 

@@ -15,15 +15,18 @@ The layout follows the paper the notebook reproduces and the PSPNet authors' cod
 ``freeze_backbone`` keeps the backbone's weights *and* its batch-norm statistics fixed (the
 module stays in eval mode), which is what transfer learning with a frozen extractor means.
 Frozen random weights are a poor extractor, so :func:`pspnet` freezes by default only when
-ImageNet weights were loaded; ``model.weights_source`` says which.
+pretrained weights were loaded (ImageNet's, or a backbone file the course pretrained offline:
+:mod:`helpers.models.pspnet.pretrain`); ``model.weights_source`` says which.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import os
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -46,12 +49,13 @@ class PyramidPooling(nn.Module):
         torch.Size([2, 128, 12, 12])
     """
 
-    def __init__(self, in_channels: int, bins: Sequence[int] = (1, 2, 3, 6)):
+    def __init__(self, in_channels: int, bins: Sequence[int] = (1, 2, 3, 6), reduction: int | None = None):
         super().__init__()
         in_channels = check_positive_int(in_channels, "in_channels")
         if not bins or any(int(b) < 1 for b in bins):
             raise ValueError(f"bins must be positive grid sizes, got {bins}")
-        reduction = in_channels // len(bins)
+        # The paper's projection: in_channels / len(bins) per branch (2048 -> 4 x 512).
+        reduction = in_channels // len(bins) if reduction is None else check_positive_int(reduction, "reduction")
         self.stages = nn.ModuleList(
             nn.Sequential(nn.AdaptiveAvgPool2d(int(b)), *_conv_bn_relu(in_channels, reduction, 1)) for b in bins)
         self.out_channels = in_channels + reduction * len(bins)
@@ -73,14 +77,15 @@ class PSPNet(nn.Module):
     """
 
     def __init__(self, backbone: nn.Module, num_classes: int, *, bins: Sequence[int] = (1, 2, 3, 6),
-                 aux: bool = True, dropout: float = 0.1, freeze_backbone: bool = False, weights_source: str = "random"):
+                 aux: bool = True, dropout: float = 0.1, freeze_backbone: bool = False, weights_source: str = "random",
+                 head_channels: int = 512):
         super().__init__()
         self.stem = nn.Sequential(backbone.conv1, backbone.bn1, backbone.relu, backbone.maxpool)
         self.layer1, self.layer2, self.layer3, self.layer4 = (backbone.layer1, backbone.layer2, backbone.layer3,
                                                               backbone.layer4)
-        self.ppm = PyramidPooling(2048, bins)
-        self.head = _head(self.ppm.out_channels, 512, num_classes, dropout)
-        self.aux_head = _head(1024, 256, num_classes, dropout) if aux else None
+        self.ppm = PyramidPooling(2048, bins, reduction=None if head_channels == 512 else head_channels)
+        self.head = _head(self.ppm.out_channels, head_channels, num_classes, dropout)
+        self.aux_head = _head(1024, head_channels // 2, num_classes, dropout) if aux else None
         self.weights_source = weights_source
         self.freeze_backbone = bool(freeze_backbone)
         for p in self.backbone_parameters():
@@ -118,12 +123,23 @@ class PSPNet(nn.Module):
         return out
 
 
-def _resnet50(weights: str | None, in_channels: int) -> tuple[nn.Module, str]:
+def _resnet50(weights: str | os.PathLike | None, in_channels: int) -> tuple[nn.Module, str]:
     from torchvision.models import ResNet50_Weights, resnet50
 
     source = "random"
     net = resnet50(weights=None, replace_stride_with_dilation=[False, True, True])
-    if weights == "imagenet":
+    if weights is not None and weights != "imagenet":  # a backbone file (see helpers.models.pspnet.pretrain)
+        path = Path(weights)
+        if not path.is_file():
+            raise FileNotFoundError(f"backbone_weights: no backbone file at {path}; give 'imagenet', None, or "
+                                    "the path returned by pretrain_backbone()")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        missing, unexpected = net.load_state_dict(state, strict=False)
+        if unexpected or any(not k.startswith("fc.") for k in missing):
+            raise ValueError(f"backbone_weights: {path} is not a ResNet-50 backbone (missing "
+                             f"{[k for k in missing if not k.startswith('fc.')][:3]}, unexpected {unexpected[:3]})")
+        source = f"file:{path.parent.name}"
+    elif weights == "imagenet":
         try:
             # torch.hub prints "Downloading: <url> to <cache path>" even without a progress bar.
             with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -147,21 +163,25 @@ def _resnet50(weights: str | None, in_channels: int) -> tuple[nn.Module, str]:
 
 def pspnet(num_classes: int, *, in_channels: int = 3, backbone_weights: str | None = "imagenet",
            freeze_backbone: bool | None = None, bins: Sequence[int] = (1, 2, 3, 6), aux: bool = True,
-           dropout: float = 0.1) -> PSPNet:
+           dropout: float = 0.1, head_channels: int = 512) -> PSPNet:
     """Build PSPNet with a dilated ResNet-50 (output stride 8).
 
     Args:
         num_classes: output channels (21 for VOC).
         in_channels: image channels; the stem is adapted (see the module docstring).
         backbone_weights: ``"imagenet"`` (torchvision's weights, downloaded when possible; a
-            ``RuntimeWarning`` and random weights otherwise) or ``None`` (random).
-        freeze_backbone: ``None`` = freeze exactly when ImageNet weights were loaded.
+            ``RuntimeWarning`` and random weights otherwise), ``None`` (random), or the path of a
+            backbone file in torchvision's ResNet-50 layout (``pretrain_backbone()["path"]``).
+        freeze_backbone: ``None`` = freeze exactly when pretrained weights were loaded.
         bins: pyramid pooling grid sizes.
         aux: add the auxiliary head on ``layer3``.
         dropout: before each head's classifier.
+        head_channels: width of the pyramid branches and of the head (the paper: 512; the aux head
+            gets half). At 64 px on a CPU the 3 x 3 head convolution costs more than the backbone, so
+            the course's ``lite`` profile narrows it.
 
     Returns:
-        A :class:`PSPNet`; ``weights_source`` is ``"imagenet"`` or ``"random"``.
+        A :class:`PSPNet`; ``weights_source`` is ``"imagenet"``, ``"random"`` or ``"file:<folder>"``.
 
     Example:
         >>> m = pspnet(5, backbone_weights=None).eval()
@@ -170,12 +190,17 @@ def pspnet(num_classes: int, *, in_channels: int = 3, backbone_weights: str | No
     """
     num_classes = check_positive_int(num_classes, "num_classes")
     in_channels = check_positive_int(in_channels, "in_channels")
-    check_choice(backbone_weights, "backbone_weights", ("imagenet", None))
+    is_file = isinstance(backbone_weights, os.PathLike) or (
+        isinstance(backbone_weights, str) and backbone_weights.endswith((".pt", ".pth")))
+    if not (backbone_weights is None or backbone_weights == "imagenet" or is_file):
+        raise ValueError(f"backbone_weights must be 'imagenet', None or a backbone file's path (.pt), "
+                         f"got {backbone_weights!r}")
     if freeze_backbone is not None and not isinstance(freeze_backbone, bool):
         raise ValueError(f"freeze_backbone must be True, False or None, got {freeze_backbone!r}")
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     backbone, source = _resnet50(backbone_weights, in_channels)
-    freeze = (source == "imagenet") if freeze_backbone is None else freeze_backbone
+    freeze = (source != "random") if freeze_backbone is None else freeze_backbone
+    head_channels = check_positive_int(head_channels, "head_channels", minimum=2)
     return PSPNet(backbone, num_classes, bins=bins, aux=aux, dropout=dropout, freeze_backbone=freeze,
-                  weights_source=source)
+                  weights_source=source, head_channels=head_channels)
