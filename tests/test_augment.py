@@ -4,8 +4,9 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from helpers.augment import (AugmentedSegmentation, cutmix_boxes, mix_batch, one_hot_with_ignore, poly_lr_lambda,
+from helpers.augment import (AugmentedSegmentation, cutmix_boxes, mix_batch, one_hot_with_ignore,
                              segmentation_augmentation)
+from helpers.training import poly_lr_lambda
 
 
 def _block_mask(seed: int, size: int = 64) -> np.ndarray:

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from helpers.augment_gpu import DIHEDRAL_OPS, RandomDihedral, apply_dihedral, random_dihedral
+from helpers.augment.gpu import DIHEDRAL_OPS, RandomDihedral, apply_dihedral, random_dihedral
 
 REFERENCE = {
     "identity": lambda t: t,

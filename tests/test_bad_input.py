@@ -20,10 +20,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from helpers import augment, augment_gpu, losses, metrics, pixel_relation
+from helpers import augment, metrics
+from helpers.augment import gpu as augment_gpu
+from helpers.losses import pixel_relation
+from helpers.losses import segmentation as losses
 from helpers.data import (load_image_mask_folder, load_isbi2012, load_sstem, load_tbm_grain_boundaries, synthetic_em,
                           synthetic_membranes, synthetic_scenes, synthetic_sem)
-from helpers.data.filler import filler_dataset
+from helpers.data.synthetic.filler import filler_dataset
 from helpers.models import dcn, grouped_unet, unet
 from helpers.models.pspnet import pspnet
 from helpers.training import fit
@@ -309,7 +312,7 @@ def repo(tmp_path, monkeypatch):
                    r"data_source, extra, output_dir, profile, ratio, seed, sleep"),
 ])
 def test_runner_rejects_bad_parameter_values(repo, parameters, match):
-    from helpers.run import run_notebooks
+    from helpers.tools.run import run_notebooks
 
     with pytest.raises(ValueError, match=match):
         run_notebooks(["01_ok"], profile="smoke", parameters=parameters, log=lambda s: None)
@@ -323,7 +326,7 @@ def test_runner_rejects_bad_parameter_values(repo, parameters, match):
     (["00_nope"], "unknown notebook '00_nope'"),
 ])
 def test_runner_cli_bad_values_are_usage_errors(repo, capsys, argv, message):
-    from helpers.run import main
+    from helpers.tools.run import main
 
     with pytest.raises(SystemExit) as exc:
         main(argv + (["01_ok"] if argv[0] != "00_nope" else []))
@@ -332,7 +335,7 @@ def test_runner_cli_bad_values_are_usage_errors(repo, capsys, argv, message):
 
 
 def test_notebook_profile_helpers_reject_unknown_profiles():
-    from helpers.runtime import pick, resolve_profile
+    from helpers.core.runtime import pick, resolve_profile
 
     with pytest.raises(ValueError, match=r"profile must be one of \['auto', 'smoke', 'lite', 'full'\], got 'fast'"):
         resolve_profile("fast")

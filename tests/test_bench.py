@@ -1,4 +1,4 @@
-"""The training benchmark (helpers.bench): arithmetic, schema, the CLI at toy sizes, the book page."""
+"""The training benchmark (helpers.tools.bench): arithmetic, schema, the CLI at toy sizes, the book page."""
 
 import json
 import math
@@ -11,9 +11,10 @@ import pytest
 import torch
 from torch import nn
 
-from helpers import bench
-from helpers.bench import (bench_markdown, count_flops, derive_metrics, gpu_busy_fraction, interval_union,
-                           peak_bf16_tflops, performance_markdown, run_bench, time_steps, write_performance_page)
+from helpers.tools import bench
+from helpers.tools.bench import cli, report
+from helpers.tools.bench import (bench_markdown, count_flops, derive_metrics, gpu_busy_fraction, interval_union,
+                                 peak_bf16_tflops, performance_markdown, run_bench, time_steps, write_performance_page)
 
 ROW_KEYS = {"model", "framework", "batch", "image_size", "fp32_images_per_s", "optimized_images_per_s", "speedup",
             "peak_memory_gb", "tflops", "peak_fraction", "device", "fp32_step_ms", "bf16_step_ms",
@@ -170,7 +171,7 @@ def test_write_performance_page_from_synthetic_json(tmp_path):
     bench_json = tmp_path / "bench.json"
     bench_json.write_text(json.dumps({
         "device": "NVIDIA H100 80GB HBM3", "peak_bf16_tflops": 989.0,
-        "command": "KERAS_BACKEND=torch python -m helpers.bench",
+        "command": "KERAS_BACKEND=torch python -m helpers.tools.bench",
         "created": "2026-01-01", "settings": {"steps": 20, "warmup": 5}, "rows": rows,
         "busy": [{"loop": "fit PSPNet", "busy_fraction": 0.95, "method": "profiler"},
                  {"loop": "keras fit", "busy_fraction": 0.6, "method": "profiler"},
@@ -207,7 +208,7 @@ def test_write_performance_page_from_synthetic_json(tmp_path):
     assert "- **dcn**: launch-bound at batch 8" in text and "- **busy**: the Keras loop" in text
     # a notebook missing from a profile makes its total incomplete; measured elsewhere than an H100, no verdict
     text = performance_markdown(json.loads(bench_json.read_text()) | {"device": "NVIDIA H200"},
-                                bench._load_summaries([full]), expected_notebooks=["00_getting_started", "01_x",
+                                report._load_summaries([full]), expected_notebooks=["00_getting_started", "01_x",
                                                                                      "03_filler_classification_hpo"])
     assert "not run: 01_x | **missed** |" in text  # already over 15 min
     assert "| pspnet: optimised step >= 2.5x fp32 eager | 4.00x on NVIDIA H200 | not measured on an H100 |" in text
@@ -280,16 +281,16 @@ def test_compiled_twin_is_measured_and_reported(tmp_path):
 
 @pytest.mark.slow
 def test_cli_quick_every_model_on_cpu(tmp_path):
-    """``python -m helpers.bench --device cpu --quick``: every model and both busy loops at toy sizes."""
+    """``python -m helpers.tools.bench --device cpu --quick``: every model and both busy loops at toy sizes."""
     out = tmp_path / "bench.json"
     env = {**os.environ, "KERAS_BACKEND": "torch", "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
-    proc = subprocess.run([sys.executable, "-m", "helpers.bench", "--device", "cpu", "--quick", "--busy",
+    proc = subprocess.run([sys.executable, "-m", "helpers.tools.bench", "--device", "cpu", "--quick", "--busy",
                            "--output", str(out), "--markdown"], env=env, capture_output=True, text=True,
                           timeout=600, cwd=Path(__file__).parents[1])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     doc = json.loads(out.read_text())
     assert [r["model"] for r in doc["rows"]] == ALL_MODELS
-    assert doc["command"].startswith("KERAS_BACKEND=torch python -m helpers.bench --device cpu --quick")
+    assert doc["command"].startswith("KERAS_BACKEND=torch python -m helpers.tools.bench --device cpu --quick")
     assert doc["settings"]["keras_backend"] == "torch"
     for r in doc["rows"]:
         check_row(r)
@@ -302,7 +303,7 @@ def test_cli_quick_every_model_on_cpu(tmp_path):
 
     # --busy-only: the busy loops again, every model row kept as it was; with --models it is refused.
     rows = doc["rows"]
-    base = [sys.executable, "-m", "helpers.bench", "--device", "cpu", "--quick", "--busy-only", "--output", str(out)]
+    base = [sys.executable, "-m", "helpers.tools.bench", "--device", "cpu", "--quick", "--busy-only", "--output", str(out)]
     proc = subprocess.run(base, env=env, capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[1])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     again = json.loads(out.read_text())
@@ -326,7 +327,7 @@ def test_page_times_a_notebook_missing_from_the_summary_by_its_results_json(tmp_
     notes.write_text(json.dumps({"04": "resumed after a timeout"}))
     out = tmp_path / "performance.md"
     page = write_performance_page(None, summ, out, expected_notebooks=["00_a", "01_b"],
-                                  results_dir=tmp_path / "results", notes=bench._load_notes(notes))
+                                  results_dir=tmp_path / "results", notes=cli._load_notes(notes))
     text = page.read_text()
     assert "| 00_a | 100 |" in text  # the runner's record wins over results.json
     assert "| 01_b | 200 * |" in text and "the notebook's own timer" in text
@@ -336,5 +337,5 @@ def test_page_times_a_notebook_missing_from_the_summary_by_its_results_json(tmp_
     assert list(rec) == [("01_b", "full")] and rec[("01_b", "full")]["claims_held"] == 1
     notes.write_text(json.dumps(["not", "a mapping"]))
     with pytest.raises(ValueError, match="topic -> text"):
-        bench._load_notes(notes)
-    assert bench._load_notes(tmp_path / "absent.json") == {}
+        cli._load_notes(notes)
+    assert cli._load_notes(tmp_path / "absent.json") == {}

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import checks
+from helpers.core import checks
 
 
 def test_check_array_rejects_lists():

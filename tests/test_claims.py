@@ -1,4 +1,4 @@
-"""helpers.claims against independent references: SciPy's t-tests and bootstrap, hand-computed cases."""
+"""helpers.core.claims against independent references: SciPy's t-tests and bootstrap, hand-computed cases."""
 
 import math
 
@@ -7,8 +7,8 @@ import pytest
 import torch
 from scipy import stats
 
-from helpers import claims
-from helpers.claims import (
+from helpers.core import claims
+from helpers.core.claims import (
     KINDS,
     VERDICTS,
     bootstrap_effect,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers.results import read_results
+from helpers.core.results import read_results
 from helpers.tools.committed import overridden_parameters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -61,7 +61,7 @@ def test_override_detection_catches_injected_and_literal_overrides():
 def test_notebook_carries_a_clean_full_gpu_run(path):
     nb = json.loads(path.read_text())
     assert nb["metadata"].get("papermill", {}).get("parameters", {}).get("profile") == "full", \
-        "committed outputs must come from the full profile (helpers.run --profile full --in-place)"
+        "committed outputs must come from the full profile (helpers.tools.run --profile full --in-place)"
     outputs = [o for c in nb["cells"] for o in c.get("outputs", [])]
     assert not [o for o in outputs if o["output_type"] == "error"], "committed with an error output"
     code = [c for c in nb["cells"] if c["cell_type"] == "code" and "remove-cell" not in c["metadata"].get("tags", [])]

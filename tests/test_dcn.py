@@ -7,10 +7,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from helpers.dcn_study import (PAPER_TABLE1, PAPER_TABLE1_BASELINE, PAPER_TABLE1_PROPOSED, branch_maps,
+from helpers.papers.dcn_kernel_tuning.study import (PAPER_TABLE1, PAPER_TABLE1_BASELINE, PAPER_TABLE1_PROPOSED, branch_maps,
                                contrast_guided_search, feature_map_contrast, format_table1, kernel_contrast_spearman,
                                plot_branch_maps, propose_kernels, table1_change, table1_rows)
-from helpers.models.dcn import DCNLoss, PAPER_KERNELS, STRIDES, aux_weight_schedule, dcn, dcn_loss, deconv_padding
+from helpers.losses.dcn import DCNLoss, aux_weight_schedule, dcn_loss
+from helpers.models.dcn import PAPER_KERNELS, STRIDES, dcn, deconv_padding
 
 # The paper's Table 1 sweep plus odd kernels and kernels smaller than their stride.
 EXTRA_KERNELS = [(1, 1, 1), (3, 5, 7), (2, 3, 9), (5, 13, 17), (1, 2, 4)]

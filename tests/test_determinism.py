@@ -1,7 +1,7 @@
 """Determinism and idempotence of a notebook run (issue 10, items 5 and 6).
 
 The cheapest notebook, ``00_getting_started``, runs in its ``smoke`` profile on the CPU through
-:func:`helpers.run.run_notebooks`:
+:func:`helpers.tools.run.run_notebooks`:
 
 * **Determinism**: two runs with the same seed into two fresh output folders give identical
   ``results.json`` metrics and claims (bit for bit, after dropping the timing entries, which
@@ -28,8 +28,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers.results import read_results
-from helpers.run import run_notebooks
+from helpers.core.results import read_results
+from helpers.tools.run import run_notebooks
 
 pytestmark = [pytest.mark.slow, pytest.mark.notebooks]
 

@@ -1,4 +1,4 @@
-"""Downloads through :func:`helpers.data.download.fetch_files`, with pooch's HTTP layer replaced (no network).
+"""Downloads through :func:`helpers.data.public.download.fetch_files`, with pooch's HTTP layer replaced (no network).
 
 Covers issue 10, item 2: every download is hash-checked; a corrupted or truncated download
 (or one cut off halfway) raises and leaves no file, partial or temporary, in the cache; a
@@ -17,8 +17,8 @@ import pooch.core
 import pytest
 import requests
 
-from helpers.data import download
-from helpers.data.download import fetch_files
+from helpers.data.public import download, tbm
+from helpers.data.public.download import fetch_files
 
 BASE = "https://example.invalid/data/"
 CONTENT = {"train/images/a.png": b"\x89PNG first image" * 20, "train/masks/a.png": b"\x89PNG first mask" * 20}
@@ -116,7 +116,7 @@ def test_offline_says_so_and_points_to_data_root(cache, monkeypatch):
 def test_offline_tbm_loader_points_to_data_root(cache, monkeypatch):
     serve(monkeypatch, FakeServer({}, offline=True))
     with pytest.raises(RuntimeError, match=r"tbm_grain_boundaries files .* data_root="):
-        download.load_tbm_grain_boundaries("test")
+        tbm.load_tbm_grain_boundaries("test")
 
 
 def test_data_root_is_used_without_any_download(tmp_path, monkeypatch):
@@ -148,9 +148,9 @@ def test_no_archive_is_extracted_by_the_course():
 
 
 def test_every_registered_file_has_a_sha256():
-    from helpers.data import isbi, sstem
+    from helpers.data.public import isbi, sstem
 
-    registries = {"tbm": download.TBM_FILES}
+    registries = {"tbm": tbm.TBM_FILES}
     registries.update({name: getattr(mod, name) for mod in (isbi, sstem) for name in dir(mod)
                        if name.endswith("_FILES") and isinstance(getattr(mod, name), dict)})
     assert len(registries) >= 2

@@ -7,7 +7,7 @@ An exercise is a markdown cell that poses it, a code cell tagged ``solution`` (h
 1. structure: at least three exercises, each solution followed by its check before the next
    solution, each solution starting with its task as a comment;
 2. the notebook (solutions in place) executes without error, from ``notebooks/exercises/``;
-3. the student copy that :func:`helpers.student.student_notebook` makes fails at its first
+3. the student copy that :func:`helpers.tools.student.student_notebook` makes fails at its first
    ``exercise-check`` cell, so the checks really test the reader's answer.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from helpers.student import SOLUTION_TAG, STUB, student_notebook
+from helpers.tools.student import SOLUTION_TAG, STUB, student_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 EXERCISES = ROOT / "notebooks" / "exercises"

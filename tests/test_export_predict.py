@@ -25,8 +25,8 @@ from helpers.tools.predict import DegeneratePredictionWarning, main, predict_fol
 ROOT = Path(__file__).resolve().parents[1]
 IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 # Modules a reader's process must never load just to use an exported model.
-COURSE_CODE = ("helpers.models", "helpers.training", "helpers.keras_training", "helpers.data", "helpers.measure",
-               "helpers.seg_experiments", "helpers.tools.predict")
+COURSE_CODE = ("helpers.models", "helpers.training", "helpers.papers.grain_boundary_unet.training", "helpers.data", "helpers.papers.grain_boundary_unet.measure",
+               "helpers.papers.pspnet_augmentation.experiments", "helpers.tools.predict")
 
 
 def _fresh(script: str, *args, timeout: int = 300) -> None:

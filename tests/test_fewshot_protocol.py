@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.fewshot_protocol import FewShotProtocol
-from helpers.sweeps import cached_sweep
+from helpers.papers.fewshot_pixel_relation.protocol import FewShotProtocol
+from helpers.core.sweeps import cached_sweep
 
 
 def _protocol(tmp_path, **kw):

@@ -5,7 +5,7 @@ import pytest
 import torch
 from torch import nn
 
-from helpers.fewshot_study import (PAPER_TABLES, FewShotBatches, choose_training_crops, label_palette,
+from helpers.papers.fewshot_pixel_relation.study import (PAPER_TABLES, FewShotBatches, choose_training_crops, label_palette,
                                    paper_table_markdown, plot_comparison, pseudo_labels, summarise_runs,
                                    train_with_selection)
 from helpers.models.unet import UNet

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers.baselines import hog_features, hog_svm
+from helpers.papers.filler_classification.baselines import hog_features, hog_svm
 from helpers.models.filler_cnn import fc_widths, filler_cnn
 
 
@@ -52,7 +52,7 @@ def test_hog_svm_separates_stripes_by_orientation():
 
 
 def test_correct_per_class_and_training(tmp_path):
-    from helpers.filler_study import cnn_objective, correct_per_class, train_filler_cnn
+    from helpers.papers.filler_classification.study import cnn_objective, correct_per_class, train_filler_cnn
 
     assert correct_per_class([0, 1, 2, 2], [0, 2, 2, 2]) == [1, 0, 2]
     with pytest.raises(ValueError, match="same shape"):

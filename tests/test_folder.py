@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.data.download import TBM_FILES, load_tbm_grain_boundaries
+from helpers.data.public.tbm import TBM_FILES, load_tbm_grain_boundaries
 from helpers.data.folder import load_image_mask_folder, read_image
 
 SHARED_TBM = Path(__file__).resolve().parents[2] / "shared" / "data" / "tbm_grain_boundaries"
@@ -93,7 +93,7 @@ def test_tbm_bad_split():
 def test_leaf_folder_matches_synthetic_leaves_layout(tmp_path):
     """Real leaves come back with the keys, dtypes and shapes of synthetic_leaves, split without overlap."""
     from helpers.data.folder import load_leaf_folder
-    from helpers.data.scenes import synthetic_leaves
+    from helpers.data.synthetic.scenes import synthetic_leaves
 
     s = synthetic_leaves(5, 48, seed=3)
     (tmp_path / "leaves").mkdir()

@@ -13,7 +13,8 @@ import pytest
 import tifffile
 from PIL import Image
 
-import helpers.data.folder as folder_module
+import helpers.data.folder.loaders as folder_loaders_module
+import helpers.data.folder.mask_maps as folder_mask_maps_module
 import helpers.data.image_io as image_io_module
 from helpers.data.folder import (FolderDataset, format_mask_map, load_class_folder, load_image_mask_folder,
                                  load_leaf_folder, load_segmentation_folder, parse_mask_map)
@@ -479,7 +480,8 @@ def test_leaf_folder_reads_palette_lesion_masks(tmp_path):
     assert summary["masks"]["encoding"].startswith("binary palette indices")
 
 
-@pytest.mark.parametrize("module", [image_io_module, folder_module], ids=["image_io", "folder"])
+@pytest.mark.parametrize("module", [image_io_module, folder_mask_maps_module, folder_loaders_module],
+                         ids=["image_io", "folder.mask_maps", "folder.loaders"])
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert result.attempted > 0 and result.failed == 0

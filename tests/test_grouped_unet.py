@@ -5,7 +5,7 @@ import torch
 
 from helpers.models.grouped_unet import GroupedUNet, grouped_unet
 from helpers.models.unet import UNet
-from helpers.pixel_relation import FewShotLoss, fewshot_loss, pixel_relation_loss
+from helpers.losses.pixel_relation import FewShotLoss, fewshot_loss, pixel_relation_loss
 from helpers.training import evaluate, fit
 
 

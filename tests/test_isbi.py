@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.data.isbi import ISBI_FILES, ISBI_SPLITS, load_isbi2012
-from helpers.data.synthetic_membranes import plot_membrane_examples, synthetic_membranes
+from helpers.data.public.isbi import ISBI_FILES, ISBI_SPLITS, load_isbi2012
+from helpers.data.synthetic.membranes import plot_membrane_examples, synthetic_membranes
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 SHARED_ISBI = SHARED / "isbi2012"

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from helpers.keras_training import as_keras_images, foreground_iou_score, sgd, train_segmenter, tune_sgd
+from helpers.papers.grain_boundary_unet.training import as_keras_images, foreground_iou_score, sgd, train_segmenter, tune_sgd
 from helpers.metrics import binary_iou
 
 

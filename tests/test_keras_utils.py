@@ -1,4 +1,4 @@
-"""Tests for helpers.keras_utils: agreement with the PyTorch loss, Keras integration, bad input."""
+"""Tests for helpers.training_keras: agreement with the PyTorch loss, Keras integration, bad input."""
 
 from __future__ import annotations
 
@@ -16,13 +16,8 @@ keras = pytest.importorskip("keras")
 torch = pytest.importorskip("torch")
 
 from helpers import losses as torch_losses  # noqa: E402
-from helpers.keras_utils import (  # noqa: E402
-    BCEDiceLoss,
-    bce_dice_loss,
-    configure_keras,
-    foreground_iou,
-    history_to_dict,
-)
+from helpers.losses.keras_losses import BCEDiceLoss, bce_dice_loss  # noqa: E402
+from helpers.training_keras import configure_keras, foreground_iou, history_to_dict  # noqa: E402
 from helpers.metrics import binary_iou  # noqa: E402
 
 
@@ -156,7 +151,8 @@ def test_runs_on_torch_backend():
     """The same functions under KERAS_BACKEND=torch (a fresh process: the backend is fixed at import)."""
     script = textwrap.dedent("""
         import json, numpy as np, keras, torch
-        from helpers.keras_utils import bce_dice_loss, BCEDiceLoss, configure_keras
+        from helpers.losses.keras_losses import BCEDiceLoss, bce_dice_loss
+        from helpers.training_keras import configure_keras
         from helpers.losses import bce_dice_loss as torch_bce_dice
         rng = np.random.default_rng(0)
         logits = (rng.standard_normal((2, 6, 6, 1)) * 3).astype("float32")
@@ -223,7 +219,7 @@ def test_history_to_dict_rejects_non_numeric_values():
 
 
 def test_cldice_punishes_a_gap_more_than_a_thick_line():
-    from helpers.keras_utils import bce_dice_loss, cldice_loss, soft_skeleton
+    from helpers.losses.keras_losses import bce_dice_loss, cldice_loss, soft_skeleton
 
     truth = np.zeros((1, 32, 32, 1), np.float32)
     truth[0, 15:17, 2:30] = 1.0  # a boundary 2 px wide

@@ -6,7 +6,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from skimage.draw import disk
 
-from helpers.measure import (betti_error, boundary_skeleton, carbide_boundary_ratio, relative_error,
+from helpers.papers.grain_boundary_unet.measure import (betti_error, boundary_skeleton, carbide_boundary_ratio, relative_error,
                              skeleton_graph_stats, skeleton_length)
 
 

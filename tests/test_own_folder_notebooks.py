@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.data.synthetic_em import synthetic_em
-from helpers.run import main
+from helpers.data.synthetic.em import synthetic_em
+from helpers.tools.run import main
 
 ROOT = Path(__file__).resolve().parents[1]
 GREY = {0: 0, 1: 85, 2: 170}  # class -> grey level written in the masks

@@ -9,7 +9,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from helpers.data import download, isbi, sstem
+from helpers.data.public import isbi, sstem, tbm
 
 ROOT = Path(__file__).resolve().parents[1]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -61,7 +61,7 @@ def test_citation_file_cites_the_course_and_the_five_papers():
         assert all(a["family-names"] in authors for a in ref["authors"]), key
 
 
-@pytest.mark.parametrize("url", [download.TBM_URL, isbi.ISBI_URL, sstem.SSTEM_URL])
+@pytest.mark.parametrize("url", [tbm.TBM_URL, isbi.ISBI_URL, sstem.SSTEM_URL])
 def test_data_page_names_each_download_source(url):
     page = (ROOT / "book" / "data.md").read_text()
     repo, commit = re.search(r"githubusercontent\.com/([^/]+/[^/]+)/([0-9a-f]{40})/", url).groups()

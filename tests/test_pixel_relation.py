@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch.utils._python_dispatch import TorchDispatchMode
 
-from helpers.pixel_relation import FewShotLoss, PixelRelationLoss, fewshot_loss, pixel_relation_loss, sample_anchors
+from helpers.losses.pixel_relation import FewShotLoss, PixelRelationLoss, fewshot_loss, pixel_relation_loss, sample_anchors
 
 VARIANTS = ("same_image", "two_image")
 ANCHORS = ("balanced", "random")

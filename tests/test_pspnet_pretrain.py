@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.data.scenes import synthetic_scenes
+from helpers.data.synthetic.scenes import synthetic_scenes
 from helpers.losses import main_aux_loss
 from helpers.models.pspnet import (SOURCE_CLASSES, TARGET_CLASSES, backbone_state_dict, pretrain_backbone, pspnet,
                                    verified_backbone)

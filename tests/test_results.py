@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers.results import Results, read_results, validate_results
+from helpers.core.results import Results, read_results, validate_results
 
 
 def make():
@@ -76,7 +76,7 @@ def test_read_results_errors(tmp_path):
 def test_results_json_is_readable_by_others(tmp_path):
     import stat
 
-    from helpers.results import Results
+    from helpers.core.results import Results
 
     path = Results("x", profile="smoke", data_source="synthetic", seed=0).write(tmp_path)
     assert stat.S_IMODE(path.stat().st_mode) & 0o044 == 0o044

@@ -1,4 +1,4 @@
-"""Tests of the notebook runner ``helpers.run`` on tiny fixture notebooks.
+"""Tests of the notebook runner ``helpers.tools.run`` on tiny fixture notebooks.
 
 The fixtures in ``tests/data/runner/`` each have a ``parameters`` cell (``profile``,
 ``data_source``, ``output_dir``, ``seed``): ``01_ok`` records its parameters, working
@@ -19,9 +19,9 @@ import nbformat
 import psutil
 import pytest
 
-from helpers import run as runner
-from helpers.results import read_results
-from helpers.run import NotebookRun, main, parse_value, resolve_notebooks, run_notebooks
+from helpers.core.results import read_results
+from helpers.tools import run as runner
+from helpers.tools.run import NotebookRun, main, parse_value, resolve_notebooks, run_notebooks
 
 FIXTURES = Path(__file__).parent / "data" / "runner"
 
@@ -136,7 +136,7 @@ def test_auto_profile_without_gpu_is_lite(monkeypatch):
     assert runner.resolve_run_profile("smoke") == "smoke"
     assert runner.resolve_run_profile("full") == "full"
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "2,5")
-    assert runner._visible_gpus() == ["2", "5"]
+    assert runner.parameters._visible_gpus() == ["2", "5"]
 
 
 def test_list_prints_and_runs_nothing(repo, capsys):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from helpers import runtime
+from helpers.core import runtime
 
 
 def test_resolve_profile_auto_is_lite_without_a_large_gpu(monkeypatch, capsys):

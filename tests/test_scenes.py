@@ -5,7 +5,7 @@ import pytest
 from scipy import ndimage
 
 from helpers.data import plot_scene_examples, synthetic_leaves, synthetic_scenes
-from helpers.data.scenes import IGNORE, MAX_CLASSES
+from helpers.data.synthetic.scenes import IGNORE, MAX_CLASSES
 
 # ----------------------------------------------------------------------------- synthetic_scenes
 

@@ -3,14 +3,14 @@ from pathlib import Path
 
 import pytest
 
-from helpers.scorecard import scorecard_markdown
+from helpers.tools.scorecard import scorecard_markdown
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_committed_scorecard_is_current():
     page = (ROOT / "book" / "scorecard.md").read_text()
-    assert page == scorecard_markdown(ROOT / "results"), "run: python -m helpers.scorecard"
+    assert page == scorecard_markdown(ROOT / "results"), "run: python -m helpers.tools.scorecard"
 
 
 def test_scorecard_lists_every_claim_full_and_lite(tmp_path):

@@ -10,7 +10,7 @@ import pytest
 optuna = pytest.importorskip("optuna")
 from optuna.trial import TrialState  # noqa: E402
 
-from helpers.search import (GRID, SAMPLERS, best_so_far, fail_stale_trials, make_sampler, open_study,  # noqa: E402
+from helpers.papers.filler_classification.search import (GRID, SAMPLERS, best_so_far, fail_stale_trials, make_sampler, open_study,  # noqa: E402
                             optimize_until, run_workers, toy_objective, worker_command)
 
 
@@ -54,7 +54,7 @@ def test_best_so_far_is_monotone():
 @pytest.mark.parametrize("kind", ["journal", "sqlite"])
 def test_parallel_workers_share_one_study(tmp_path, kind):
     url = f"journal:{tmp_path / 'study.log'}" if kind == "journal" else f"sqlite:///{tmp_path / 'study.db'}"
-    out = run_workers(3, url, "shared", 12, "helpers.search:toy_objective", argument="0.05", sampler="random",
+    out = run_workers(3, url, "shared", 12, "helpers.papers.filler_classification.search:toy_objective", argument="0.05", sampler="random",
                       timeout=240)
     assert out["returncodes"] == [0, 0, 0]
     study = open_study("shared", url)
@@ -67,7 +67,7 @@ def test_parallel_workers_share_one_study(tmp_path, kind):
 def test_killed_worker_leaves_a_usable_study(tmp_path):
     url = f"journal:{tmp_path / 'study.log'}"
     # A worker with slow trials, killed (SIGKILL) in the middle of one.
-    proc = subprocess.Popen(worker_command(url, "kill", 50, "helpers.search:toy_objective", "1.0", "random"),
+    proc = subprocess.Popen(worker_command(url, "kill", 50, "helpers.papers.filler_classification.search:toy_objective", "1.0", "random"),
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     while time.time() < deadline:
@@ -97,7 +97,7 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="storage"):
         open_study("x", "")
     with pytest.raises(ValueError, match="module:function"):
-        from helpers.search import load_objective
+        from helpers.papers.filler_classification.search import load_objective
 
         load_objective("nocolon")
     with pytest.raises(ValueError, match="total_trials"):
@@ -107,27 +107,27 @@ def test_bad_arguments():
 def test_run_studies_runs_each_study_to_its_budget_and_resumes(tmp_path):
     import optuna
 
-    from helpers.search import open_study, run_studies
+    from helpers.papers.filler_classification.search import open_study, run_studies
 
     specs = [{"storage": f"journal:{tmp_path / f'{s}.log'}", "study": f"toy-{s}", "sampler": s, "seed": i}
              for i, s in enumerate(("random", "tpe", "genetic"))]
-    out = run_studies(specs, 4, "helpers.search:toy_objective", max_parallel=2, progress=False)
+    out = run_studies(specs, 4, "helpers.papers.filler_classification.search:toy_objective", max_parallel=2, progress=False)
     assert out["returncodes"] == [0, 0, 0]
     for s in specs:
         trials = open_study(s["study"], s["storage"]).get_trials(states=(optuna.trial.TrialState.COMPLETE,))
         assert len(trials) == 4, s
-    again = run_studies(specs, 4, "helpers.search:toy_objective", max_parallel=3, progress=False)
+    again = run_studies(specs, 4, "helpers.papers.filler_classification.search:toy_objective", max_parallel=3, progress=False)
     assert again["returncodes"] == [0, 0, 0]  # finished studies return at once ...
     for s in specs:  # ... and run no extra trial
         assert len(open_study(s["study"], s["storage"]).get_trials()) == 4
     with pytest.raises(ValueError, match="sampler"):
-        run_studies([{"storage": None, "study": "x"}], 1, "helpers.search:toy_objective")
+        run_studies([{"storage": None, "study": "x"}], 1, "helpers.papers.filler_classification.search:toy_objective")
 
 
 def test_median_pruner_stops_poor_trials():
     import optuna
 
-    from helpers.search import make_pruner
+    from helpers.papers.filler_classification.search import make_pruner
 
     study = optuna.create_study(direction="maximize", pruner=make_pruner("median"))
 

@@ -27,9 +27,9 @@ import pytest
 optuna = pytest.importorskip("optuna")
 from optuna.trial import TrialState  # noqa: E402
 
-from helpers.search import make_storage, open_study, run_workers, worker_command  # noqa: E402
+from helpers.papers.filler_classification.search import make_storage, open_study, run_workers, worker_command  # noqa: E402
 
-TOY = "helpers.search:toy_objective"
+TOY = "helpers.papers.filler_classification.search:toy_objective"
 HEARTBEAT_S = 1  # the storage's grace period is three heartbeats
 
 

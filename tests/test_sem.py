@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy import ndimage
 
-from helpers.data.sem import TREATMENTS, plot_sem_examples, synthetic_sem
+from helpers.data.synthetic.sem import TREATMENTS, plot_sem_examples, synthetic_sem
 
 
 def test_deterministic_per_seed():

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from helpers.data.sstem import (SSTEM_FILES, SSTEM_SPLITS, load_sstem, load_sstem_unlabelled,
+from helpers.data.public.sstem import (SSTEM_FILES, SSTEM_SPLITS, load_sstem, load_sstem_unlabelled,
                                 sstem_classes_from_labels, sstem_classes_from_masks)
-from helpers.data.synthetic_em import plot_em_examples, synthetic_em
+from helpers.data.synthetic.em import plot_em_examples, synthetic_em
 
 
 def _shared_sstem() -> Path:

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from helpers.student import STUB, main, student_notebook, stub_for, write_student_copies
+from helpers.tools.student import STUB, main, student_notebook, stub_for, write_student_copies
 
 
 def _nb():

@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from helpers.sweeps import cached_sweep, config_key, read_sweep
+from helpers.core.sweeps import cached_sweep, config_key, read_sweep
 
 
 def test_runs_every_config_in_order_and_saves(tmp_path):

@@ -132,13 +132,13 @@ def test_history_pads_metrics_measured_every_other_epoch():
 
 
 def test_keras_then_torch_training_in_one_process_does_not_crash():
-    # TensorFlow loaded before Triton segfaults the process (both bundle LLVM); helpers.keras_utils
+    # TensorFlow loaded before Triton segfaults the process (both bundle LLVM); helpers.training_keras
     # loads Triton first. A notebook that configures Keras and then trains with torch must survive.
     import subprocess
     import sys
 
     code = (
-        "import helpers.keras_utils, torch\n"
+        "import helpers.training_keras, torch\n"
         "from helpers.models import unet\n"
         "from helpers.training import fit\n"
         "x = torch.rand(4, 1, 16, 16); y = (x[:, 0] > 0.5).long()\n"

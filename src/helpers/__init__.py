@@ -1,9 +1,17 @@
 """Shared code for the course *Deep learning for microscopy and materials images*.
 
-Every notebook imports from this one package (the d2l habit): data generators and
-loaders, models, losses, metrics, training loops, search, plots and the papermill
-runner. Submodules import their heavy dependencies (torch, keras) lazily, so
-``import helpers`` is cheap and a Keras notebook never pays for PyTorch.
+Every notebook imports from this one package (the d2l habit). It is built in layers, each
+importing only from the layers below it (README, "Architecture"):
+
+* :mod:`helpers.core`: checks, runtime profiles, results and claims, resumable sweeps;
+* shared ML: :mod:`helpers.data` (generated, public and your own images), :mod:`helpers.models`,
+  :mod:`helpers.losses`, :mod:`helpers.metrics`, :mod:`helpers.augment`, :mod:`helpers.training`,
+  :mod:`helpers.training_keras`, :mod:`helpers.plots`;
+* :mod:`helpers.papers`: each paper's own code, one folder per notebook;
+* :mod:`helpers.tools`: the runner, benchmark, scorecard, student copies, export and predict.
+
+Submodules import their heavy dependencies (torch, keras) lazily, so ``import helpers`` is cheap
+and a Keras notebook never pays for PyTorch.
 """
 
 from __future__ import annotations

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from .checks import _is_torch, check_integer_labels, check_ndim, check_positive_int, check_same_shape
+from helpers.core.checks import _is_torch, check_integer_labels, check_ndim, check_positive_int, check_same_shape
 
 __all__ = [
     "confusion_matrix",

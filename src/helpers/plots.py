@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from .checks import check_ndim, check_positive_int, check_same_shape
+from helpers.core.checks import check_ndim, check_positive_int, check_same_shape
 
 # Qualitative colours (tab10 without grey) for class overlays; class 0 stays transparent.
 CLASS_COLORS = np.array([

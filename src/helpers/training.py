@@ -28,7 +28,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .checks import check_choice, check_positive_int
+from helpers.core.checks import check_choice, check_positive_int
 
 Batch = tuple[torch.Tensor, ...]
 
@@ -215,7 +215,7 @@ def evaluate(model: nn.Module, data: Any, *, loss_fn: Callable[..., torch.Tensor
     Returns:
         ``loss`` (if a loss was given) and the scores of :func:`helpers.metrics.ConfusionMatrix.compute`.
     """
-    from .metrics import ConfusionMatrix
+    from helpers.metrics import ConfusionMatrix
 
     check_choice(task, "task", ("binary", "multiclass"))
     device = torch.device(device) if device is not None else next(model.parameters()).device
@@ -298,7 +298,7 @@ def fit(model: nn.Module, train_data: Any, *, loss_fn: Callable[..., torch.Tenso
         >>> len(h.train_loss)
         1
     """
-    from .runtime import resolve_device
+    from helpers.core.runtime import resolve_device
 
     epochs = check_positive_int(epochs, "epochs")
     check_choice(scheduler_interval, "scheduler_interval", ("epoch", "step"))
@@ -420,3 +420,17 @@ def predict(model: nn.Module, images: torch.Tensor, *, batch_size: int = 16, dev
             outs.append(_main_output(model(x)).float())
     model.train(was_training)
     return torch.cat(outs).cpu()
+
+
+def poly_lr_lambda(total_steps: int, power: float = 0.9):
+    """The poly schedule ``(1 - step / total_steps) ** power`` as a ``LambdaLR`` factor.
+
+    Example:
+        >>> f = poly_lr_lambda(100)
+        >>> f(0), round(f(50), 4), f(100)
+        (1.0, 0.5359, 0.0)
+    """
+    total_steps = check_positive_int(total_steps, "total_steps")
+    if not power > 0:
+        raise ValueError(f"power must be > 0, got {power}")
+    return lambda step: max(0.0, 1.0 - min(step, total_steps) / total_steps) ** power

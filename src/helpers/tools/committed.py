@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..results import atomic_write_text
+from helpers.core.results import atomic_write_text
 
 INJECTED_TAG = "injected-parameters"
 NOTE_TAG = "run-note"

@@ -17,9 +17,9 @@ back to the image's size. Written:
   for every class and what the paper measures (the model's ``measurement``):
 
   - ``boundary`` (paper 01): ``boundary_length_px``, the medial-axis length of the boundary mask
-    (:func:`helpers.measure.skeleton_length`), ``boundary_length_um`` with ``--pixel-size``;
+    (:func:`helpers.papers.grain_boundary_unet.measure.skeleton_length`), ``boundary_length_um`` with ``--pixel-size``;
     with ``--carbide-masks`` (a folder of carbide masks named like the images) also
-    ``carbide_ratio`` (:func:`helpers.measure.carbide_boundary_ratio`) and ``carbide_count``;
+    ``carbide_ratio`` (:func:`helpers.papers.grain_boundary_unet.measure.carbide_boundary_ratio`) and ``carbide_count``;
   - ``lesion_fraction`` (paper 02): lesion pixels over the image's pixels, or over the leaf's with
     ``--leaf-masks``;
   - ``class_areas`` (papers 04, 05): ``area_px_<class>`` for every class;
@@ -51,7 +51,7 @@ from typing import Any
 
 import numpy as np
 
-from .export import ExportedModel, load_exported
+from helpers.tools.export import ExportedModel, load_exported
 
 __all__ = ["DegeneratePredictionWarning", "list_images", "main", "predict_folder", "save_images"]
 
@@ -278,7 +278,7 @@ def _segment(model: ExportedModel, images: list[Path], out: Path, batch_size: in
              carbide_dir: Path | None, leaf_dir: Path | None, pixel_size: float | None) -> Path:
     from PIL import Image
 
-    from helpers.measure import carbide_boundary_ratio, skeleton_length
+    from helpers.papers.grain_boundary_unet.measure import carbide_boundary_ratio, skeleton_length
 
     mask_dir = out / "masks"
     mask_dir.mkdir(exist_ok=True)

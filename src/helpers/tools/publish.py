@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlencode, urlparse
 
-from ..checks import check_dir, check_file
-from ..results import atomic_write_text
+from helpers.core.checks import check_dir, check_file
+from helpers.core.results import atomic_write_text
 
 ROOT = Path(__file__).resolve().parents[3]
 INSTALL_TAG = "remove-cell"

@@ -1,7 +1,8 @@
-"""Deep Contextual Network (Chen et al., AAAI 2016) with a deconvolution kernel per branch (PyTorch)."""
+"""Deep Contextual Network (Chen et al., AAAI 2016) with a deconvolution kernel per branch (PyTorch).
 
-from .model import (DCN, DCNLoss, PAPER_KERNELS, STRIDES, aux_weight_schedule, dcn, dcn_loss,
-                    deconv_padding)
+Its loss (fused map plus decaying auxiliary losses) lives with the other losses: :mod:`helpers.losses.dcn`.
+"""
 
-__all__ = ["DCN", "DCNLoss", "PAPER_KERNELS", "STRIDES", "aux_weight_schedule", "dcn", "dcn_loss",
-           "deconv_padding"]
+from helpers.models.dcn.model import DCN, PAPER_KERNELS, STRIDES, dcn, deconv_padding
+
+__all__ = ["DCN", "PAPER_KERNELS", "STRIDES", "dcn", "deconv_padding"]

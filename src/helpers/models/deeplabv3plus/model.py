@@ -19,7 +19,7 @@ import warnings
 import keras
 from keras import layers as L
 
-from ...checks import check_choice, check_positive_int
+from helpers.core.checks import check_choice, check_positive_int
 
 # (low-level feature layer at stride 4, high-level feature layer at stride 16) for each backbone.
 FEATURE_LAYERS = {

@@ -13,7 +13,7 @@ from __future__ import annotations
 import keras
 from keras import layers as L
 
-from ...checks import check_positive_int
+from helpers.core.checks import check_positive_int
 
 
 def fc_widths(fc_layers: int, first: int = 1024, last: int = 256) -> list[int]:

@@ -2,7 +2,7 @@
 
 The paper's network is the plain U-Net up to its last decoder level; the layer before the
 last then holds **one group of feature maps per class**. The pixel-relation loss
-(:mod:`helpers.pixel_relation`) compares pixels within class ``c``'s group when it trains
+(:mod:`helpers.losses.pixel_relation`) compares pixels within class ``c``'s group when it trains
 class ``c``; the groups are concatenated and one 1x1 convolution turns them into the class
 logits, exactly like the plain U-Net's head.
 
@@ -22,8 +22,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ...checks import check_positive_int
-from ..unet.model import UNet
+from helpers.core.checks import check_positive_int
+from helpers.models.unet.model import UNet
 
 
 class GroupedUNet(UNet):
@@ -36,7 +36,7 @@ class GroupedUNet(UNet):
         depth: number of 2x2 poolings; H and W must be divisible by ``2**depth``.
         group_channels: feature maps per class group (the paper does not give the number).
         return_features: default of :meth:`forward`'s argument of the same name; set it to
-            ``True`` to train with :func:`helpers.pixel_relation.fewshot_loss` inside
+            ``True`` to train with :func:`helpers.losses.pixel_relation.fewshot_loss` inside
             :func:`helpers.training.fit` (which calls ``model(x)``).
 
     Attributes:

@@ -32,7 +32,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ...checks import check_choice, check_float_images, check_positive_int
+from helpers.core.checks import check_choice, check_float_images, check_positive_int
 
 
 def _conv_bn_relu(cin: int, cout: int, kernel: int) -> nn.Sequential:

@@ -31,7 +31,7 @@ from typing import Any
 
 import torch
 
-from ...checks import check_positive_int, check_seed
+from helpers.core.checks import check_positive_int, check_seed
 
 SOURCE_CLASSES = (6, 7, 8, 9, 10, 11)
 TARGET_CLASSES = (1, 2, 3, 4, 5)
@@ -111,12 +111,12 @@ def pretrain_backbone(*, size: int, n_images: int, epochs: int, batch_size: int 
         ``sha256``, ``cached`` (reused, not trained now), ``seconds`` (of the training when it
         happened), ``source_miou`` (held-out mIoU on the source task) and the settings.
     """
-    from ...data.scenes import synthetic_scenes
-    from ...losses import main_aux_loss
-    from ...seg_experiments import normalise_images
-    from ...runtime import resolve_device
-    from ...training import evaluate, fit
-    from .model import pspnet
+    from helpers.data.synthetic.scenes import synthetic_scenes
+    from helpers.losses import main_aux_loss
+    from helpers.augment.segmentation import normalise_images
+    from helpers.core.runtime import resolve_device
+    from helpers.training import evaluate, fit
+    from helpers.models.pspnet.model import pspnet
 
     size = check_positive_int(size, "size", minimum=32)
     n_images = check_positive_int(n_images, "n_images", minimum=2)

@@ -1,5 +1,5 @@
 """The residual U-Net of the grain-boundary paper (Keras 3)."""
 
-from .model import residual_unet
+from helpers.models.residual_unet.model import residual_unet
 
 __all__ = ["residual_unet"]

@@ -16,7 +16,7 @@ import keras
 import numpy as np
 from keras import layers as L
 
-from ...checks import check_choice, check_positive_int
+from helpers.core.checks import check_choice, check_positive_int
 
 
 # Batch-norm moving averages follow the batch statistics with a time constant of 1 / (1 - momentum)

@@ -1,3 +1,3 @@
-from .model import UNet, unet
+from helpers.models.unet.model import UNet, unet
 
 __all__ = ["UNet", "unet"]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ...checks import check_float_images, check_positive_int
+from helpers.core.checks import check_float_images, check_positive_int
 
 
 def conv_block(in_channels: int, out_channels: int) -> nn.Sequential:
