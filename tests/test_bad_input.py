@@ -32,7 +32,7 @@ from helpers.models.pspnet import pspnet
 from helpers.training import fit
 
 NAN = float("nan")
-FIXTURES = Path(__file__).parent / "data" / "runner"
+FIXTURES = Path(__file__).parent / "fixtures" / "runner"
 
 
 def labels(*shape, value=0):

@@ -16,7 +16,7 @@ research (no open licence).
   ``test/image/N.png`` (or ``test/N.png`` as in that repository), ``N = 0..29``, the slices of
   the stacks in order.
 
-**Label polarity** (checked on all 30 label files of the public copy, see ``tests/test_isbi.py``):
+**Label polarity** (checked on all 30 label files of the public copy, see ``tests/data/public/test_isbi.py``):
 the label images hold only 0 and 255, **0 (black) = membrane**, 255 (white) = cell interior.
 Membranes are dark in the EM images too (mean grey 0.33 on membrane pixels, 0.54 elsewhere)
 and cover 21.96 % of the pixels (16.8-27.0 % per slice). The loader returns

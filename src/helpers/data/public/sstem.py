@@ -18,7 +18,7 @@ the binary masks ``stack1/membranes/NN.png`` and ``stack1/mitochondria/NN.png``:
   merged files call membrane (0, 32, 64, 96, 128) is class 1. The membrane masks are wider: they
   also cover the merged files' glia/extracellular (159) and part of the synapse (223) pixels, so
   ``source="labels"`` (membrane = 0..128, mitochondria = 191, the rest background) gives ~3 % less
-  membrane. ``tests/test_sstem.py`` checks all of this on the files.
+  membrane. ``tests/data/public/test_sstem.py`` checks all of this on the files.
 
 **Crops and split** (the paper: 256 x 256 crops of the 1024 x 1024 slices, 192/48/80 for
 train/val/test): each slice gives a 4 x 4 grid of non-overlapping crops (16 per slice, 320 in

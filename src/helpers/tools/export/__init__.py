@@ -23,7 +23,7 @@ inside (``helpers_export.json``), so it still works when the side file is lost.
 
 :func:`load_exported` gives a small predictor over any of these files. Its code path imports only
 NumPy and torch or Keras, never the course's models or training code, which is what
-``tests/test_export_predict.py`` checks in a fresh process. :mod:`helpers.tools.predict` runs it
+``tests/tools/test_export_predict.py`` checks in a fresh process. :mod:`helpers.tools.predict` runs it
 over a folder of images.
 
 Example:

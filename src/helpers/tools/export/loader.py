@@ -2,7 +2,7 @@
 with NumPy images in and NumPy probabilities out.
 
 This module imports NumPy and torch or Keras only (the framework lazily, as the file needs it): a
-reader's process never loads the course's models or training code (tests/test_export_predict.py
+reader's process never loads the course's models or training code (tests/tools/test_export_predict.py
 checks it in a fresh interpreter).
 """
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "src" / "helpers"
+PACKAGE = Path(__file__).resolve().parents[2] / "src" / "helpers"
 LAYERS = {"core": 0, "data": 1, "models": 1, "losses": 1, "augment": 1, "metrics": 1, "training": 1,
           "training_keras": 1, "plots": 1, "papers": 2, "tools": 3, "run": 3, "predict": 3}
 MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.relative_to(PACKAGE).parts[0] != "__init__.py")

@@ -10,7 +10,7 @@ from PIL import Image
 from helpers.data.synthetic.em import synthetic_em
 from helpers.tools.run import main
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 GREY = {0: 0, 1: 85, 2: 170}  # class -> grey level written in the masks
 
 

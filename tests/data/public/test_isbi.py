@@ -10,7 +10,7 @@ from PIL import Image
 from helpers.data.public.isbi import ISBI_FILES, ISBI_SPLITS, load_isbi2012
 from helpers.data.synthetic.membranes import plot_membrane_examples, synthetic_membranes
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[4] / "shared" / "data"
 SHARED_ISBI = SHARED / "isbi2012"
 needs_shared = pytest.mark.skipif(not (SHARED_ISBI / "train" / "label" / "0.png").is_file(),
                                   reason="the shared ISBI 2012 copy is not on this machine")

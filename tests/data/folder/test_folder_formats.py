@@ -20,7 +20,7 @@ from helpers.data.folder import (FolderDataset, format_mask_map, load_class_fold
                                  load_leaf_folder, load_segmentation_folder, parse_mask_map)
 from helpers.data.image_io import read_image, read_mask
 
-SHARED_TBM = Path(__file__).resolve().parents[2] / "shared" / "data" / "tbm_grain_boundaries"
+SHARED_TBM = Path(__file__).resolve().parents[4] / "shared" / "data" / "tbm_grain_boundaries"
 RNG = np.random.default_rng(0)
 
 
@@ -495,7 +495,7 @@ def test_two_values_other_than_0_1_or_0_255_are_not_guessed(tmp_path):
     np.testing.assert_array_equal(quiet(tmp_path, mask_map=[[0, 0], [2, 1]]).masks[0], [[0, 1, 0, 1]] * 4)
 
 
-SHARED_SSTEM = Path(__file__).resolve().parents[2] / "shared" / "data" / "drosophila_sstem" / "stack1"
+SHARED_SSTEM = Path(__file__).resolve().parents[4] / "shared" / "data" / "drosophila_sstem" / "stack1"
 
 
 @pytest.mark.skipif(not SHARED_SSTEM.is_dir(), reason="no local copy of the ssTEM set")

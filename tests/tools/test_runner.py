@@ -1,6 +1,6 @@
 """Tests of the notebook runner ``helpers.tools.run`` on tiny fixture notebooks.
 
-The fixtures in ``tests/data/runner/`` each have a ``parameters`` cell (``profile``,
+The fixtures in ``tests/fixtures/runner/`` each have a ``parameters`` cell (``profile``,
 ``data_source``, ``output_dir``, ``seed``): ``01_ok`` records its parameters, working
 directory and environment in ``results.json``; ``02_fail`` raises; ``03_hang`` sleeps
 forever; ``04_noresults`` succeeds without writing ``results.json``. Every test works
@@ -23,7 +23,7 @@ from helpers.core.results import read_results
 from helpers.tools import run as runner
 from helpers.tools.run import NotebookRun, main, parse_value, resolve_notebooks, run_notebooks
 
-FIXTURES = Path(__file__).parent / "data" / "runner"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "runner"
 
 
 @pytest.fixture

@@ -34,7 +34,7 @@ from helpers.tools.run import run_notebooks
 pytestmark = [pytest.mark.slow, pytest.mark.notebooks]
 
 NOTEBOOK = "00_getting_started"
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 # Keys whose values are wall-clock measurements: seconds, throughput, timestamps.
 TIMING = re.compile(r"(^|_)(seconds?|secs?|time|timestamp|per_second|throughput|duration|elapsed|ms)($|_)"
                     r"|^t_(start|end)$")

@@ -9,7 +9,7 @@ import pytest
 from helpers.core.results import read_results
 from helpers.tools.committed import overridden_parameters
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 
 

@@ -22,7 +22,7 @@ from PIL import Image
 from helpers.tools.export import export_keras, export_torch, load_exported, read_metadata, sidecar_path
 from helpers.tools.predict import DegeneratePredictionWarning, main, predict_folder, save_images
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 IMAGENET = {"mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 # Modules a reader's process must never load just to use an exported model.
 COURSE_CODE = ("helpers.models", "helpers.training", "helpers.papers.grain_boundary_unet.training", "helpers.data", "helpers.papers.grain_boundary_unet.measure",

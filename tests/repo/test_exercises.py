@@ -22,7 +22,7 @@ import pytest
 
 from helpers.tools.student import SOLUTION_TAG, STUB, student_notebook
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 EXERCISES = ROOT / "notebooks" / "exercises"
 NOTEBOOKS = sorted(p for p in EXERCISES.glob("*.ipynb") if not p.name.startswith("."))
 CHECK_TAG = "exercise-check"

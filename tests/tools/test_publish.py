@@ -18,7 +18,7 @@ from packaging.requirements import Requirement
 
 from helpers.tools import publish as pub
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FORK = "https://github.com/Some-Teacher/microscopy-course-fork"
 
 

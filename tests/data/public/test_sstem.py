@@ -19,7 +19,7 @@ def _shared_sstem() -> Path:
     env = os.environ.get("HELPERS_DATA_DIR")
     if env and (Path(env) / "drosophila_sstem" / "stack1").is_dir():
         return Path(env) / "drosophila_sstem"
-    return Path(__file__).resolve().parents[2] / "shared" / "data" / "drosophila_sstem"
+    return Path(__file__).resolve().parents[4] / "shared" / "data" / "drosophila_sstem"
 
 
 SHARED = _shared_sstem()

@@ -1,7 +1,7 @@
 """The two ways the course is installed for readers keep working, proved with pip's own resolver.
 
 Colab: the install cell asks for ``<distribution>[colab]`` from the repository. Resolved against Colab's published
-package list (``tests/data/colab/``, its pins given to pip as constraints, as the packages already installed there
+package list (``tests/fixtures/colab/``, its pins given to pip as constraints, as the packages already installed there
 would be), it must not replace, upgrade or downgrade any package Colab ships, nor add a second TensorFlow or
 another twin of a Colab package. A requirement of ours that Colab's pins cannot meet makes the resolution fail,
 and so the test.
@@ -30,8 +30,8 @@ from packaging.utils import canonicalize_name
 
 from helpers.tools import publish as pub
 
-ROOT = Path(__file__).resolve().parents[1]
-COLAB_FREEZE = ROOT / "tests" / "data" / "colab" / "pip-freeze.gpu.2026-06.txt"
+ROOT = Path(__file__).resolve().parents[2]
+COLAB_FREEZE = ROOT / "tests" / "fixtures" / "colab" / "pip-freeze.gpu.2026-06.txt"
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 # Colab must keep its own builds of these; the course never installs one of them there.
 NEVER_ON_COLAB = {"tensorflow", "tensorflow-cpu", "tensorflow-gpu", "torch", "torchvision", "torchaudio", "keras",

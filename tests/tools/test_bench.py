@@ -286,7 +286,7 @@ def test_cli_quick_every_model_on_cpu(tmp_path):
     env = {**os.environ, "KERAS_BACKEND": "torch", "CUDA_VISIBLE_DEVICES": "", "TF_CPP_MIN_LOG_LEVEL": "3"}
     proc = subprocess.run([sys.executable, "-m", "helpers.tools.bench", "--device", "cpu", "--quick", "--busy",
                            "--output", str(out), "--markdown"], env=env, capture_output=True, text=True,
-                          timeout=600, cwd=Path(__file__).parents[1])
+                          timeout=600, cwd=Path(__file__).parents[2])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     doc = json.loads(out.read_text())
     assert [r["model"] for r in doc["rows"]] == ALL_MODELS
@@ -304,13 +304,13 @@ def test_cli_quick_every_model_on_cpu(tmp_path):
     # --busy-only: the busy loops again, every model row kept as it was; with --models it is refused.
     rows = doc["rows"]
     base = [sys.executable, "-m", "helpers.tools.bench", "--device", "cpu", "--quick", "--busy-only", "--output", str(out)]
-    proc = subprocess.run(base, env=env, capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[1])
+    proc = subprocess.run(base, env=env, capture_output=True, text=True, timeout=600, cwd=Path(__file__).parents[2])
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     again = json.loads(out.read_text())
     assert again["rows"] == rows and len(again["busy"]) == 3
     assert again["commands"][-1].endswith("--busy-only --output " + str(out))
     proc = subprocess.run(base + ["--models", "dcn"], env=env, capture_output=True, text=True, timeout=600,
-                          cwd=Path(__file__).parents[1])
+                          cwd=Path(__file__).parents[2])
     assert proc.returncode != 0 and "leave out --models" in proc.stderr
 
 

@@ -8,7 +8,7 @@ from PIL import Image
 from helpers.data.public.tbm import TBM_FILES, load_tbm_grain_boundaries
 from helpers.data.folder import load_image_mask_folder, read_image
 
-SHARED_TBM = Path(__file__).resolve().parents[2] / "shared" / "data" / "tbm_grain_boundaries"
+SHARED_TBM = Path(__file__).resolve().parents[4] / "shared" / "data" / "tbm_grain_boundaries"
 
 
 def _write_pair(root: Path, stem: str, image: np.ndarray, mask: np.ndarray, ext: str = ".png") -> None:

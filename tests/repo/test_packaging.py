@@ -11,7 +11,7 @@ from packaging.requirements import Requirement
 
 from helpers.data.public import isbi, sstem, tbm
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
 BIB = (ROOT / "book" / "references.bib").read_text()
 SEED_PAPERS = ("kurino_grain_boundary", "hirokawa_pspnet", "hagita_filler_hpo", "hotta_fewshot_pixel_relation",
