@@ -25,10 +25,12 @@ Maps come in any form papermill can carry (``-p mask_map '{"0": 0, "255": 1}'``)
 The code, by concern: :mod:`~helpers.data.folder.mask_maps` (parsing maps, applying them to masks),
 :mod:`~helpers.data.folder.splits` (listing and pairing files by stem, splits),
 :mod:`~helpers.data.folder.images` (channels, scaling, resizing), :mod:`~helpers.data.folder.dataset`
-(:class:`FolderDataset` and its report) and :mod:`~helpers.data.folder.loaders` (the entry points).
+(:class:`FolderDataset` and its report) and :mod:`~helpers.data.folder.loaders` (the entry points) and :mod:`~helpers.data.folder.layouts` (what the
+notebooks need around them: is ``data_root`` your folder, a tag for their caches, one-class folders).
 """
 
 from helpers.data.folder.dataset import FolderDataset
+from helpers.data.folder.layouts import crop_to, folder_tag, is_segmentation_folder, load_binary_folder
 from helpers.data.folder.loaders import (load_class_folder, load_image_mask_folder, load_leaf_folder,
                                          load_segmentation_folder)
 from helpers.data.folder.mask_maps import MAX_LEVELS, Key, MaskMap, format_mask_map, parse_mask_map  # noqa: F401
@@ -36,7 +38,7 @@ from helpers.data.folder.splits import DEFAULT_FRACTIONS
 from helpers.data.image_io import IMAGE_SUFFIXES, read_image, read_mask, scale_image
 
 __all__ = [
-    "DEFAULT_FRACTIONS", "IMAGE_SUFFIXES", "FolderDataset", "format_mask_map", "load_class_folder",
-    "load_image_mask_folder", "load_leaf_folder", "load_segmentation_folder", "parse_mask_map", "read_image",
-    "read_mask", "scale_image",
+    "DEFAULT_FRACTIONS", "IMAGE_SUFFIXES", "FolderDataset", "crop_to", "folder_tag", "format_mask_map",
+    "is_segmentation_folder", "load_binary_folder", "load_class_folder", "load_image_mask_folder", "load_leaf_folder",
+    "load_segmentation_folder", "parse_mask_map", "read_image", "read_mask", "scale_image",
 ]

@@ -432,7 +432,7 @@ def kernel_contrast_spearman(kernels: Any, contrast: Any) -> np.ndarray:
 
 
 def table1_rows(ours: dict[Any, dict[str, float]], *, baseline: Sequence[int] = PAPER_TABLE1_BASELINE,
-                chosen: Any = ()) -> list[dict[str, Any]]:
+                chosen: Any = (), paper: bool = True) -> list[dict[str, Any]]:
     """The paper's Table 1 with measured scores beside it, one dict per row, in the paper's order.
 
     Args:
@@ -440,6 +440,8 @@ def table1_rows(ours: dict[Any, dict[str, float]], *, baseline: Sequence[int] = 
             tuples or lists of three kernels). Settings not in the paper's table are appended.
         baseline: the row the differences are taken from (ours and the paper's).
         chosen: settings to mark as ours, e.g. the kernels chosen from the maps.
+        paper: False for data that is not the paper's (a folder of your own): only the measured
+            settings, with no paper numbers beside them (``paper_iou`` and ``paper_delta`` None).
 
     Returns:
         Dicts with ``kernels``, ``note`` (``"before"``, ``"proposed"``, ``"ours"``),
@@ -455,19 +457,21 @@ def table1_rows(ours: dict[Any, dict[str, float]], *, baseline: Sequence[int] = 
     base = _kernels3(baseline, "baseline")
     marked = {_kernels3(k, "chosen") for k in chosen}
     order = list(PAPER_TABLE1) + [k for k in measured if k not in PAPER_TABLE1]
+    if not paper:
+        order = [k for k in order if k in measured]
     b_iou = measured.get(base, {}).get("iou")
     rows = []
     for k in order:
         m = measured.get(k, {})
-        paper = PAPER_TABLE1.get(k)
+        paper_iou = PAPER_TABLE1.get(k) if paper else None
         notes = ["before"] if k == base else ["proposed"] if k in PAPER_TABLE1_PROPOSED else []
         if k in marked:
             notes.append("ours")
         iou = m.get("iou")
         rows.append({
             "kernels": k, "note": ", ".join(notes),
-            "paper_iou": paper,
-            "paper_delta": None if paper is None or k == base else round(paper - PAPER_TABLE1[base], 4),
+            "paper_iou": paper_iou,
+            "paper_delta": None if paper_iou is None or k == base else round(paper_iou - PAPER_TABLE1[base], 4),
             "iou": iou, "delta": None if iou is None or b_iou is None or k == base else iou - b_iou,
             "dice": m.get("dice"), "mean_iou": m.get("mean_iou"),
         })
@@ -475,24 +479,31 @@ def table1_rows(ours: dict[Any, dict[str, float]], *, baseline: Sequence[int] = 
 
 
 def format_table1(rows: Sequence[dict[str, Any]], digits: int = 4) -> str:
-    """A Markdown table of :func:`table1_rows` (the paper's layout: kernels, IoU, difference from "before").
+    """A Markdown table of :func:`table1_rows` (the paper's layout: kernels, IoU, difference from "before");
+    without the paper's columns when no row has a paper number (``table1_rows(..., paper=False)``).
 
     Example:
         >>> print(format_table1(table1_rows({(4, 8, 16): {"iou": 0.7}})).splitlines()[2])
         | 4, 8, 16 (before) | 0.6536 |  | 0.7000 |  | – | – |
+        >>> print(format_table1(table1_rows({(4, 8, 16): {"iou": 0.7}}, paper=False)).splitlines()[2])
+        | 4, 8, 16 (before) | 0.7000 |  | – | – |
     """
     def f(v: Any, signed: bool = False) -> str:
         if v is None or (isinstance(v, float) and not np.isfinite(v)):
             return "–"
         return f"{v:+.{digits}f}" if signed else f"{v:.{digits}f}"
 
+    with_paper = any(r["paper_iou"] is not None for r in rows)
     lines = ["| kernels k1, k2, k3 | paper IoU (data B) | paper Δ | our IoU (membrane) | our Δ | "
              "our Dice (membrane) | our mean IoU |",
              "|---|---|---|---|---|---|---|"]
+    if not with_paper:
+        lines = ["| kernels k1, k2, k3 | our IoU (membrane) | our Δ | our Dice (membrane) | our mean IoU |",
+                 "|---|---|---|---|---|"]
     for r in rows:
         name = ", ".join(str(k) for k in r["kernels"]) + (f" ({r['note']})" if r.get("note") else "")
         pd_ = "" if r["paper_delta"] is None and r["paper_iou"] is not None else f(r["paper_delta"], True)
         od = "" if r["delta"] is None and r["iou"] is not None else f(r["delta"], True)
-        lines.append(f"| {name} | {f(r['paper_iou'])} | {pd_} | {f(r['iou'])} | {od} | {f(r['dice'])} | "
-                     f"{f(r['mean_iou'])} |")
+        paper_cells = f" {f(r['paper_iou'])} | {pd_} |" if with_paper else ""
+        lines.append(f"| {name} |{paper_cells} {f(r['iou'])} | {od} | {f(r['dice'])} | {f(r['mean_iou'])} |")
     return "\n".join(lines)
