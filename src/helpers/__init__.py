@@ -42,8 +42,8 @@ _load_triton_before_tensorflow()
 
 def _quiet_headless_runs() -> None:
     """Silence two messages that only say a headless, offline machine is one, and print file paths:
-    albumentations' online version check, and tqdm.auto's notice that ipywidgets is missing (it then
-    falls back to a text progress bar, which is what a papermill run wants)."""
+    albumentations' online version check, and tqdm.auto's notice that ipywidgets is missing (Optuna's
+    bar then falls back to text; the package's own bars come from helpers.core.progress)."""
     import os
     import warnings
 

@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from helpers.core.checks import check_choice, check_positive_int
+from helpers.core.progress import progress_bar
 
 Batch = tuple[torch.Tensor, ...]
 
@@ -146,18 +147,6 @@ class History:
         if not pairs:
             raise ValueError(f"history has no finite values of {key!r}")
         return (max if mode == "max" else min)(pairs, key=lambda p: p[1])
-
-
-def _progress_bar(**kwargs: Any) -> Any:
-    """A tqdm bar: the widget form where ipywidgets exist, else text refreshed at most every 5 s
-    (an executed notebook stores every refresh, so fewer refreshes keep it readable)."""
-    from importlib.util import find_spec
-
-    if find_spec("ipywidgets") is not None:
-        from tqdm.auto import tqdm
-    else:
-        from tqdm.std import tqdm
-    return tqdm(leave=True, mininterval=5.0, **kwargs)
 
 
 def use_bf16(device: torch.device) -> bool:
@@ -284,7 +273,8 @@ def fit(model: nn.Module, train_data: Any, *, loss_fn: Callable[..., torch.Tenso
             than ``epochs`` epochs), training resumes from it; a finished run's checkpoint is
             overwritten by a fresh run; one from a different run (seed, batch size, optimizer,
             model size or number of samples differ) raises ``ValueError``.
-        progress: a tqdm bar over epochs with the latest losses.
+        progress: a bar over epochs with the latest losses (:func:`helpers.core.progress.progress_bar`:
+            live in Jupyter, one final line in an executed notebook).
         seed: seeds the batch order.
 
     Returns:
@@ -348,58 +338,61 @@ def fit(model: nn.Module, train_data: Any, *, loss_fn: Callable[..., torch.Tenso
 
     bar = None
     if progress and start_epoch < epochs:
-        bar = _progress_bar(total=epochs, initial=start_epoch, desc="training", unit="epoch")
-    for epoch in range(start_epoch, epochs):
-        t0 = time.perf_counter()
-        model.train()
-        loss_sum = torch.zeros((), device=device)
-        n_seen = 0
-        for batch in batches:
-            x, y = _to_device(batch, device, channels_last)[:2]
-            if augment is not None:
-                x, y = augment(x, y)
-            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                out = step_model(x)
-                loss = loss_fn(out, y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            if grad_clip is not None:
-                nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
-            optimizer.step()
-            if scheduler is not None and scheduler_interval == "step":
+        bar = progress_bar(total=epochs, initial=start_epoch, desc="training", unit="epoch")
+    try:
+        for epoch in range(start_epoch, epochs):
+            t0 = time.perf_counter()
+            model.train()
+            loss_sum = torch.zeros((), device=device)
+            n_seen = 0
+            for batch in batches:
+                x, y = _to_device(batch, device, channels_last)[:2]
+                if augment is not None:
+                    x, y = augment(x, y)
+                with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                    out = step_model(x)
+                    loss = loss_fn(out, y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if grad_clip is not None:
+                    nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+                optimizer.step()
+                if scheduler is not None and scheduler_interval == "step":
+                    scheduler.step()
+                # Summed on the device: reading it every step would stall the GPU.
+                loss_sum += loss.detach().float() * x.shape[0]
+                n_seen += x.shape[0]
+            if scheduler is not None and scheduler_interval == "epoch":
                 scheduler.step()
-            # Summed on the device: reading it every step would stall the GPU.
-            loss_sum += loss.detach().float() * x.shape[0]
-            n_seen += x.shape[0]
-        if scheduler is not None and scheduler_interval == "epoch":
-            scheduler.step()
-        train_loss = float(loss_sum) / max(n_seen, 1)
-        if not math.isfinite(train_loss):
-            raise FloatingPointError(f"training loss became {train_loss} at epoch {epoch + 1}; lower the learning rate")
-        record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss,
-                                  "lr": optimizer.param_groups[0]["lr"]}
-        if val_data is not None and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
-            scores = evaluate(model, val_data, loss_fn=loss_fn, task=task, num_classes=num_classes,
-                              ignore_index=ignore_index, batch_size=batch_size, device=device, amp=amp,
-                              channels_last=channels_last)
-            record["val_loss"] = scores.pop("loss")
-            record.update({k: v for k, v in scores.items() if isinstance(v, (int, float))})
-        else:
-            record["val_loss"] = float("nan")
-        record["seconds"] = time.perf_counter() - t0
-        history.append(**record)
-        if ckpt_path is not None:
-            _save_checkpoint(ckpt_path, {
-                "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-                "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                "history": history.to_dict(), "epoch": epoch + 1, "run": run_id,
-                "batch_rng": batches._gen.get_state() if isinstance(batches, TensorBatches) else None,
-            })
+            train_loss = float(loss_sum) / max(n_seen, 1)
+            if not math.isfinite(train_loss):
+                raise FloatingPointError(f"training loss became {train_loss} at epoch {epoch + 1}; "
+                                         "lower the learning rate")
+            record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": train_loss,
+                                      "lr": optimizer.param_groups[0]["lr"]}
+            if val_data is not None and ((epoch + 1) % eval_every == 0 or epoch + 1 == epochs):
+                scores = evaluate(model, val_data, loss_fn=loss_fn, task=task, num_classes=num_classes,
+                                  ignore_index=ignore_index, batch_size=batch_size, device=device, amp=amp,
+                                  channels_last=channels_last)
+                record["val_loss"] = scores.pop("loss")
+                record.update({k: v for k, v in scores.items() if isinstance(v, (int, float))})
+            else:
+                record["val_loss"] = float("nan")
+            record["seconds"] = time.perf_counter() - t0
+            history.append(**record)
+            if ckpt_path is not None:
+                _save_checkpoint(ckpt_path, {
+                    "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "history": history.to_dict(), "epoch": epoch + 1, "run": run_id,
+                    "batch_rng": batches._gen.get_state() if isinstance(batches, TensorBatches) else None,
+                })
+            if bar is not None:
+                bar.set_postfix(train=f"{train_loss:.4f}", val=f"{record['val_loss']:.4f}", refresh=False)
+                bar.update(1)
+    finally:  # also after an error: the bar shows how far training got
         if bar is not None:
-            bar.set_postfix(train=f"{train_loss:.4f}", val=f"{record['val_loss']:.4f}", refresh=False)
-            bar.update(1)
-    if bar is not None:
-        bar.close()
+            bar.close()
     return history
 
 

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from helpers.core.checks import check_positive_int
+from helpers.core.progress import progress_bar
 
 
 def config_key(config: Mapping[str, Any]) -> str:
@@ -66,7 +67,7 @@ def cached_sweep(configs: Iterable[Mapping[str, Any]], run_one: Callable[..., Ma
         configs: dicts of keyword arguments for ``run_one``.
         run_one: returns a dict of measurements (JSON-serialisable).
         path: JSON-lines file holding finished results; ``None`` keeps nothing.
-        desc: label of the progress bar.
+        desc: label of the progress bar (:func:`helpers.core.progress.progress_bar`).
         workers: configurations run at once, each in its own (spawned) process; with more than
             one, ``run_one`` must be picklable (a module-level function, or a method of a picklable
             object such as :class:`helpers.papers.fewshot_pixel_relation.protocol.FewShotProtocol`). Small networks that
@@ -91,9 +92,7 @@ def cached_sweep(configs: Iterable[Mapping[str, Any]], run_one: Callable[..., Ma
     todo = [c for c, k in zip(configs, keys) if k not in done]
     bar = None
     if progress and todo:
-        from tqdm.std import tqdm
-
-        bar = tqdm(total=len(configs), initial=len(configs) - len(todo), desc=desc, unit="run", mininterval=5.0)
+        bar = progress_bar(total=len(configs), initial=len(configs) - len(todo), desc=desc, unit="run")
 
     def record(config: dict[str, Any], measured: Mapping[str, Any]) -> None:
         row = {"config": config, **measured}

@@ -106,6 +106,8 @@ def _child_env(gpu: str | None, jupyter_dir: str | None) -> dict[str, str]:
     # their figures (the book shows them), and no window may open on a headless machine.
     env["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"
     env["PYTHONUNBUFFERED"] = "1"
+    # Progress bars leave one final line in the executed notebook (helpers.core.progress).
+    env.setdefault("HELPERS_PROGRESS", "final")
     env.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     if gpu is not None:
         env["CUDA_VISIBLE_DEVICES"] = gpu
