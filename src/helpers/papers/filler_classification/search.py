@@ -48,11 +48,13 @@ from pathlib import Path
 from typing import Any
 
 from helpers.core.checks import check_choice, check_positive_int
+from helpers.core.progress import progress_bar
 
 SAMPLERS = ("grid", "random", "gp", "tpe", "genetic")
 
 # The search space of the notebook (the paper's hyperparameters: FC count, filters, dropout,
 # learning rate, batch size) and the grid the grid sampler walks (5 x 2 x 2 x 3 x 2 = 120 points).
+# Notebook 03, section 6, prints both as a table.
 SPACE: dict[str, Any] = {"fc_layers": (2, 9), "filters": (16, 32, 64), "dropout": (0.0, 0.6),
                          "learning_rate": (1e-4, 1e-2), "batch_size": (32, 64, 128)}
 GRID: dict[str, list[Any]] = {"fc_layers": [2, 3, 5, 7, 9], "filters": [16, 32], "dropout": [0.25, 0.5],
@@ -292,11 +294,7 @@ def _run_commands(cmds: Sequence[list[str]], *, max_parallel: int, env: dict[str
     """
     import tempfile
 
-    bar = None
-    if desc:
-        from tqdm.std import tqdm
-
-        bar = tqdm(total=len(cmds), desc=desc, mininterval=5.0)
+    bar = progress_bar(total=len(cmds), desc=desc) if desc else None
     t0 = time.perf_counter()
     codes: list[int | None] = [None] * len(cmds)
     running: dict[int, tuple[subprocess.Popen, Any, float]] = {}

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 
 from helpers.core.checks import check_ndim, check_positive_int, check_range
+from helpers.core.progress import progress_bar
 from helpers.losses.keras_losses import bce_dice_loss
 from helpers.training_keras import history_to_dict
 
@@ -201,6 +202,11 @@ def tune_sgd(build_model: Callable[[], keras.Model], train: tuple[Any, Any], val
 
     finished = sum(t.state.name == "COMPLETE" for t in study.trials)
     if finished < n_trials:
-        study.optimize(objective, n_trials=n_trials - finished, show_progress_bar=progress,
-                       catch=(FloatingPointError,))
+        # our own bar, not Optuna's: it follows helpers.core.progress (one final line in a papermill run)
+        bar = progress_bar(total=n_trials, initial=finished, desc="trials", disable=not progress)
+        try:
+            study.optimize(objective, n_trials=n_trials - finished, show_progress_bar=False,
+                           catch=(FloatingPointError,), callbacks=[lambda _study, _trial: bar.update(1)])
+        finally:
+            bar.close()
     return study
