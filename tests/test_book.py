@@ -140,6 +140,21 @@ def test_book_builds_with_warnings_as_errors(built_book):
     assert index.is_file() and index.stat().st_size > 0, f"{index} missing or empty"
 
 
+# A markdown table's delimiter row (`|---|`, `| :--- |`, `|---:|`) left as text: the table was not parsed.
+RAW_TABLE = re.compile(r"\|\s*:?-{3,}:?\s*\|")
+
+
+def _raw_table_rows(html: str) -> list[str]:
+    """Delimiter rows of markdown tables shown as text in a page's HTML, outside code blocks and scripts."""
+    html = re.sub(r"(?is)<(pre|script|style|textarea)\b.*?</\1>", "", html)
+    return [m.group(0) for m in RAW_TABLE.finditer(re.sub(r"<[^>]+>", "", html))]
+
+
+def test_raw_table_rows_are_found():
+    assert _raw_table_rows("<p>| a | b |\n|---|---:|\n| 1 | 2 |</p>") == ["|---|"]
+    assert not _raw_table_rows("<pre>| a |\n|---|</pre><table><tr><td>a</td></tr></table>")
+
+
 def test_every_toc_page_renders(built_book, toc_entries):
     problems = []
     for entry in toc_entries:
@@ -150,6 +165,10 @@ def test_every_toc_page_renders(built_book, toc_entries):
         text = page.read_text(encoding="utf8", errors="replace")
         if "Traceback" in text:
             problems.append(f"{page.relative_to(built_book)}: contains a Traceback")
+        raw = _raw_table_rows(text)
+        if raw:  # e.g. display(Markdown(table)) rendered as CommonMark (no tables): one paragraph of `| ... |`
+            problems.append(f"{page.relative_to(built_book)}: {len(raw)} markdown table(s) shown as raw text "
+                            f"({raw[0]!r}); _config.yml sets nb_render_markdown_format so that they render")
     assert not problems, "pages with problems:\n" + "\n".join(problems)
 
 
@@ -204,9 +223,13 @@ _PAGE_STATE = """
 // The page's own content (the header's launch-button logos sit in closed dropdowns: not figures).
 const main = document.querySelector('article') || document.querySelector('main') || document.body;
 const imgs = Array.from(main.querySelectorAll('img'));
+// The text a reader sees outside code blocks (a printed `|---|` inside a stream output is fine).
+const prose = main.cloneNode(true);
+prose.querySelectorAll('pre, script, style').forEach(e => e.remove());
 return {
   ready: document.readyState,
   text: main.innerText,
+  prose: prose.textContent,
   images: imgs.length,
   broken_images: imgs.filter(i => !(i.complete && i.naturalWidth > 0 && i.getBoundingClientRect().width > 0))
                      .map(i => (i.getAttribute('src') || '').slice(0, 80)),
@@ -235,6 +258,9 @@ def test_every_page_loads_in_chromium_with_figures_and_working_links(browser, se
             problems.append(f"{where}: shows a Python traceback")
         if re.search(r"\.py:\d+: [A-Z]\w*Warning: ", state["text"]):
             problems.append(f"{where}: shows a Python warning")
+        raw = RAW_TABLE.findall(state["prose"])
+        if raw:
+            problems.append(f"{where}: {len(raw)} markdown table row(s) shown as raw text, e.g. {raw[0]!r}")
         if state["broken_images"]:
             problems.append(f"{where}: figures that do not render: {state['broken_images'][:3]}")
         if re.match(r"notebooks/\d\d_", entry) and state["images"] == 0:  # the paper notebooks
@@ -254,3 +280,71 @@ def test_every_page_loads_in_chromium_with_figures_and_working_links(browser, se
     assert not problems, "\n".join(problems)
     shots = sorted(ARTIFACTS.glob("*.png"))
     assert len(shots) >= 2 and all(s.stat().st_size > 10_000 for s in shots), shots
+
+
+# The scorecard must read on a phone: nothing in the page's content wider than its column, and no table
+# scrolled sideways inside its own container (the theme wraps tables in a scrollable box, which would
+# hide an overflow from the page's own scroll width).
+_WIDTH_STATE = """
+const main = document.querySelector('article') || document.querySelector('main') || document.body;
+const box = main.getBoundingClientRect();
+const wide = [];
+for (const el of main.querySelectorAll('*')) {
+  const r = el.getBoundingClientRect();
+  if (r.width > 0 && (r.right > box.right + 1 || r.left < box.left - 1)) {
+    wide.push(`${el.tagName.toLowerCase()}.${el.className} ${Math.round(r.width)} px`);
+  }
+  if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible' && el.clientWidth > 0) {
+    wide.push(`${el.tagName.toLowerCase()}.${el.className} scrolls: ${el.scrollWidth} px in ${el.clientWidth} px`);
+  }
+}
+// Inside a table, nothing may stick out of its own cell (a long claim id running into the next column).
+for (const cell of main.querySelectorAll('td, th')) {
+  const c = cell.getBoundingClientRect();
+  for (const el of cell.querySelectorAll('*')) {
+    const r = el.getBoundingClientRect();
+    if (r.width > 0 && r.right > c.right + 1) {
+      wide.push(`${el.tagName.toLowerCase()}.${el.className} sticks out of its cell by ${Math.round(r.right - c.right)} px`);
+    }
+  }
+}
+const badges = Array.from(main.querySelectorAll('.sd-badge'));
+return {
+  viewport: window.innerWidth,
+  page: document.documentElement.scrollWidth,
+  column: Math.round(box.width),
+  wide: wide.slice(0, 5),
+  tables: Array.from(main.querySelectorAll('table')).map(t => t.rows[0] ? t.rows[0].cells.length : 0),
+  fixed: Array.from(main.querySelectorAll('table.scorecard')).map(t => getComputedStyle(t).tableLayout),
+  badges: badges.length,
+  colourless: badges.filter(b => {
+    const s = getComputedStyle(b);
+    return s.backgroundColor === 'rgba(0, 0, 0, 0)' && s.borderTopColor === 'rgba(0, 0, 0, 0)';
+  }).length,
+};
+"""
+
+
+@pytest.mark.parametrize("width", [1280, 400])
+def test_scorecard_fits_the_column_and_a_phone(browser, served_book, width):
+    from helpers.tools.scorecard import MAX_COLUMNS
+
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": width < 600})
+    try:
+        browser.get(f"{served_book}/book/scorecard.html")
+        for _ in range(50):
+            if browser.execute_script("return document.readyState") == "complete":
+                break
+            time.sleep(0.2)
+        state = browser.execute_script(_WIDTH_STATE)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(ARTIFACTS / f"book_scorecard_{width}px.png"))
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    assert state["viewport"] == width, state
+    assert state["page"] <= width + 1, f"the page scrolls sideways at {width} px: {state}"
+    assert not state["wide"], f"content wider than the book's column ({state['column']} px) at {width} px: {state}"
+    assert state["tables"] and max(state["tables"]) <= MAX_COLUMNS, state
+    assert state["fixed"] and set(state["fixed"]) == {"fixed"}, f"book/_static/scorecard.css not applied: {state}"
+    assert state["badges"] > 0 and state["colourless"] == 0, f"verdicts without a colour: {state}"
