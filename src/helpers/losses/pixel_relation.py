@@ -175,6 +175,9 @@ def pixel_relation_loss(features: torch.Tensor, target: torch.Tensor, num_classe
         ValueError: wrong shapes, dtypes, devices or options; labels out of range; ``D`` not
             divisible by ``K`` with ``grouped=True``; ``"two_image"`` with a batch of one.
 
+    Shown step by step in notebook 04, section 3: the loss as a loop over anchors and pixels,
+    checked against this function with the same anchors.
+
     Example:
         >>> import torch
         >>> y = torch.tensor([[[0, 1], [2, 2]]])

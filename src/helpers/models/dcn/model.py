@@ -180,6 +180,9 @@ def dcn(in_channels: int = 1, num_classes: int = 1, kernels: Sequence[int] = PAP
     Returns:
         A :class:`DCN` (1.39 million parameters at ``width=32``, growing as ``width ** 2``).
 
+    Shown step by step in notebook 05, section 2: the F3 branch as a plain ``ConvTranspose2d``,
+    checked against this network's branch on copied weights.
+
     Raises:
         ValueError: not three positive kernel sizes, or non-positive channel counts.
 
