@@ -22,7 +22,7 @@ import pytest
 
 yaml = pytest.importorskip("yaml")
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TOC = ROOT / "_toc.yml"
 CONFIG = ROOT / "_config.yml"
 LOG_TAIL = 60

@@ -8,7 +8,7 @@ from helpers.core.claims import measured_claim
 from helpers.tools.scorecard import (BADGE, CATEGORIES, MAX_COLUMNS, NOT_RUN, SIGN_ONLY, category, claim_data_source,
                                      claim_section, notebook_outline, scorecard_data, scorecard_markdown)
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PAGE = ROOT / "book" / "scorecard.md"
 
 
