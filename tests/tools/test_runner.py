@@ -26,16 +26,6 @@ from helpers.tools.run import NotebookRun, main, parse_value, resolve_notebooks,
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "runner"
 
 
-@pytest.fixture
-def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fake course repository (pyproject.toml + notebooks/) as the working directory."""
-    (tmp_path / "pyproject.toml").write_text("[project]\nname = 'fake'\n")
-    shutil.copytree(FIXTURES, tmp_path / "notebooks")
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")  # auto -> smoke without importing torch
-    return tmp_path
-
-
 def quiet(_: str) -> None:
     pass
 

@@ -35,6 +35,7 @@ from helpers.tools.run.parameters import (
     _visible_gpus,
     resolve_run_profile,
 )
+from helpers.tools.run.gpu_usage import GpuUsage
 from helpers.tools.run.record import NotebookRun
 from helpers.tools.run.selection import find_repo_root, resolve_notebooks
 from helpers.tools.run.summary import write_summary
@@ -267,6 +268,7 @@ class _Runner:
         self.log(f"{tag} start  {nb.stem} (profile {self.profile}{where})")
         t0 = time.perf_counter()
         status, error = "ok", None
+        usage: GpuUsage | None = None
         log_fh = open(log_path, "w") if log_path else None  # noqa: SIM115 - closed below
         try:
             with self._lock:  # so that a cancellation either sees this process or stops it starting
@@ -278,7 +280,8 @@ class _Runner:
                 )
                 self._active.add(proc)
             try:
-                rc = proc.wait(timeout=self.timeout)
+                with GpuUsage(gpu, os.environ.get("CUDA_VISIBLE_DEVICES")) as usage:
+                    rc = proc.wait(timeout=self.timeout)
             except subprocess.TimeoutExpired:
                 _kill_tree(proc)
                 rc = None
@@ -289,6 +292,7 @@ class _Runner:
             if log_fh:
                 log_fh.close()
         seconds = time.perf_counter() - t0
+        gpu_usage = usage.record if usage is not None else None
         nb_error, running = _notebook_error(target) if target.exists() else (None, None)
         if rc is None:
             status = "timeout"
@@ -311,11 +315,14 @@ class _Runner:
             target.unlink()
             output = nb
             if results is not None:
-                results = {**results, "run": {"parameters": run_parameters(params)}}
+                results = {**results, "run": {"parameters": run_parameters(params), "wall_seconds": round(seconds, 1),
+                                              **(gpu_usage or {})}}
                 atomic_write_text(out_dir / "results.json", json.dumps(results, indent=2) + "\n")
         run = NotebookRun(nb.stem, status, seconds, output, error, results, profile=self.profile,
-                          source=nb, output_dir=out_dir, gpu=gpu)
-        self.log(f"{tag} {status:<6} {nb.stem} in {seconds:.1f} s" + (f" - {error}" if error else ""))
+                          source=nb, output_dir=out_dir, gpu=gpu, gpu_usage=gpu_usage)
+        busy = (gpu_usage or {}).get("gpu_busy_fraction")
+        self.log(f"{tag} {status:<6} {nb.stem} in {seconds:.1f} s" + (f", GPU busy {busy:.0%}" if busy is not None else "")
+                 + (f" - {error}" if error else ""))
         return run
 
     def run_all(self, notebooks: list[Path], prepare_only: bool) -> list[NotebookRun]:

@@ -30,6 +30,8 @@ class NotebookRun:
         source: the source notebook.
         output_dir: the folder given to the notebook as ``output_dir``.
         gpu: the ``CUDA_VISIBLE_DEVICES`` value given to this notebook, ``None`` if inherited.
+        gpu_usage: the runner's watch of the GPUs while the notebook ran
+            (:class:`helpers.tools.run.gpu_usage.GpuUsage`: busy fraction, peak memory, samples).
     """
 
     name: str
@@ -42,6 +44,7 @@ class NotebookRun:
     source: Path | None = None
     output_dir: Path | None = None
     gpu: str | None = None
+    gpu_usage: dict[str, Any] | None = None
     finished: str = field(default_factory=lambda: _dt.datetime.now().astimezone().isoformat(timespec="seconds"))
 
     @property
@@ -69,6 +72,8 @@ class NotebookRun:
             "notebook": self.name,
             "status": self.status,
             "seconds": round(self.seconds, 1),
+            "gpu_busy_fraction": (self.gpu_usage or {}).get("gpu_busy_fraction"),
+            "gpu_memory_peak_mib": (self.gpu_usage or {}).get("gpu_memory_peak_mib"),
             "profile": self.profile,
             "device": (self.results or {}).get("device"),
             "headline": self.headline,

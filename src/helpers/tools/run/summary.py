@@ -16,20 +16,20 @@ from helpers.tools.run.record import NotebookRun, format_number
 def _row(run: NotebookRun) -> list[str]:
     held = run.claims
     metrics = ", ".join(f"{k}={format_number(v)}" for k, v in run.headline.items()) or "-"
-    return [run.name, run.status, f"{run.seconds:.1f}", run.profile, metrics,
-            "-" if held is None else f"{held[0]}/{held[1]}"]
+    return [run.name, run.status, f"{run.seconds:.1f}", _busy((run.gpu_usage or {}).get("gpu_busy_fraction")),
+            run.profile, metrics, "-" if held is None else f"{held[0]}/{held[1]}"]
 
 
-_HEADER = ["notebook", "status", "seconds", "profile", "headline metrics", "claims held"]
+_HEADER = ["notebook", "status", "seconds", "GPU busy", "profile", "headline metrics", "claims held"]
 
 
 def summary_table(runs: Iterable[NotebookRun]) -> str:
-    """A plain-text table: notebook, status, seconds, profile, headline metrics, claims held."""
+    """A plain-text table: notebook, status, seconds, GPU busy fraction, profile, headline metrics, claims held."""
     rows = [_HEADER] + [_row(r) for r in runs]
     widths = [max(len(r[i]) for r in rows) for i in range(len(_HEADER))]
     lines = []
     for j, row in enumerate(rows):
-        cells = [c.rjust(w) if i == 2 else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
+        cells = [c.rjust(w) if i in (2, 3) else c.ljust(w) for i, (c, w) in enumerate(zip(row, widths))]
         lines.append("  ".join(cells).rstrip())
         if j == 0:
             lines.append("  ".join("-" * w for w in widths))
@@ -40,15 +40,19 @@ def _md_escape(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _busy(fraction: float | None) -> str:
+    return "-" if fraction is None else f"{fraction:.0%}"
+
+
 def summary_markdown(records: Iterable[Mapping[str, Any]]) -> str:
     """A Markdown table of summary records (as written to ``summary.json``)."""
-    lines = ["| notebook | status | profile | device | seconds | headline metrics | claims held |",
-             "|---|---|---|---|---:|---|---|"]
+    lines = ["| notebook | status | profile | device | seconds | GPU busy | headline metrics | claims held |",
+             "|---|---|---|---|---:|---:|---|---|"]
     for r in records:
         metrics = ", ".join(f"{k}={format_number(v)}" for k, v in (r.get("headline") or {}).items()) or "-"
         claims = "-" if r.get("claims_total") is None else f"{r['claims_held']}/{r['claims_total']}"
         cells = [r["notebook"], r["status"], r.get("profile") or "-", r.get("device") or "-",
-                 f"{r.get('seconds', 0):.1f}", metrics, claims]
+                 f"{r.get('seconds', 0):.1f}", _busy(r.get("gpu_busy_fraction")), metrics, claims]
         lines.append("| " + " | ".join(_md_escape(str(c)) for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
