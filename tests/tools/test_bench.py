@@ -339,3 +339,22 @@ def test_page_times_a_notebook_missing_from_the_summary_by_its_results_json(tmp_
     with pytest.raises(ValueError, match="topic -> text"):
         cli._load_notes(notes)
     assert cli._load_notes(tmp_path / "absent.json") == {}
+
+
+def test_full_runs_are_judged_by_their_gpu_busy_fraction():
+    """Issue 22: each paper notebook's full run keeps the GPU >= 80 % busy (the runner's NVML watch)."""
+    runs = {("01_x", "full"): {"notebook": "01_x", "status": "ok", "seconds": 200.0, "device": "NVIDIA H200",
+                               "gpu_busy_fraction": 0.36},
+            ("04_y", "full"): {"notebook": "04_y", "status": "ok", "seconds": 150.0, "device": "NVIDIA H200",
+                               "gpu_busy_fraction": 0.85},
+            ("05_z", "full"): {"notebook": "05_z", "status": "ok", "seconds": 120.0, "device": "NVIDIA H200"},
+            ("00_getting_started", "full"): {"notebook": "00_getting_started", "status": "ok", "seconds": 30.0,
+                                             "device": "NVIDIA H200", "gpu_busy_fraction": 0.1}}
+    text = performance_markdown(None, runs)
+    assert ("| 01_x, full profile, GPU busy >= 80 % over the whole run | 36 % (NVIDIA H200), 44 points short | "
+            "**missed** |") in text
+    assert "| 04_y, full profile, GPU busy >= 80 % over the whole run | 85 % (NVIDIA H200) | **met** |" in text
+    assert "| 05_z, full profile, GPU busy >= 80 % over the whole run | - | not measured |" in text
+    assert "00_getting_started, full profile, GPU busy" not in text  # not a paper notebook
+    assert "| 01_x | 200 (36 % busy) |" in text and "| 05_z | 120 |" in text
+    assert "500 s" not in text and "8.3 min for 4 notebooks (NVIDIA H200) | **met** |" in text
