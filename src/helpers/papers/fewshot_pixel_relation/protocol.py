@@ -164,7 +164,8 @@ class FewShotProtocol:
         best validation round, save its weights and score the test crops."""
         from helpers.augment.gpu import RandomDihedral
         from helpers.papers.fewshot_pixel_relation.study import FewShotBatches, train_with_selection
-        from helpers.training import evaluate
+        from helpers.papers.fewshot_pixel_relation.evidence import per_image_iou, prediction_problems
+        from helpers.training import evaluate, predict
 
         seed = self.init_seed(run)
         model = self.build(method, seed)
@@ -180,9 +181,18 @@ class FewShotProtocol:
         path = self.weights_path(method, anchor, run, pseudo=extra is not None)
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save(model.state_dict(), path)
-        scores = evaluate(model, self.tensors("test"), num_classes=self.num_classes, ignore_index=255, batch_size=16)
+        test = self.tensors("test")
+        scores = evaluate(model, test, num_classes=self.num_classes, ignore_index=255, batch_size=16)
+        pred = predict(model, test[0], batch_size=16).argmax(1).numpy()
+        truth = test[1].cpu().numpy()
         return {"test_miou": scores["mean_iou"], "test_iou_per_class": scores["iou_per_class"],
-                "test_pixel_accuracy": scores["pixel_accuracy"], **sel}
+                "test_pixel_accuracy": scores["pixel_accuracy"],
+                # the final predictions, checked for sense and scored per image (for a bootstrap over images)
+                "test_problems": prediction_problems(pred, truth, self.num_classes),
+                "test_iou_per_image": [[None if np.isnan(v) else float(v) for v in img]  # JSON has no NaN
+                                       for img in per_image_iou(pred, truth, self.num_classes)],
+                "test_pred_share": (np.bincount(pred.ravel(), minlength=self.num_classes) / pred.size).tolist(),
+                **sel}
 
     def pseudo_run(self, method: str, run: int = 0) -> dict[str, Any]:
         """The paper's future work: the saved run (teacher) labels the unlabelled images where its

@@ -263,7 +263,7 @@ def train_with_selection(model: nn.Module, batches: Any, val_data: tuple[torch.T
         >>> len(r["val_curve"]), r["steps"]
         (2, 4)
     """
-    from helpers.training import fit
+    from helpers.training import evaluate, fit
 
     rounds = check_positive_int(rounds, "rounds")
     num_classes = check_positive_int(num_classes, "num_classes")
@@ -279,12 +279,15 @@ def train_with_selection(model: nn.Module, batches: Any, val_data: tuple[torch.T
     curve, losses = [], []
     t0 = time.perf_counter()
     for r in range(rounds):
-        h = fit(model, batches, loss_fn=loss_fn, epochs=1, val_data=tuple(val_data), optimizer=optimizer,
-                batch_size=eval_batch_size, num_classes=num_classes, ignore_index=ignore_index, augment=augment,
-                device=device, amp=amp, progress=False)
-        if metric not in h.metrics:
-            raise ValueError(f"metric {metric!r} is not a score of evaluate(); have {sorted(h.metrics)}")
-        score = float(h.metrics[metric][-1])
+        h = fit(model, batches, loss_fn=loss_fn, epochs=1, optimizer=optimizer, ignore_index=ignore_index,
+                augment=augment, device=device, amp=amp, progress=False)
+        # Scored without the loss: the selection needs the metric only, and the two-image relation loss
+        # cannot take an evaluation batch of one image (a validation set of 1, 17 or 33 images).
+        scores = evaluate(model, tuple(val_data), num_classes=num_classes, ignore_index=ignore_index,
+                          batch_size=eval_batch_size, device=device, amp=amp)
+        if metric not in scores:
+            raise ValueError(f"metric {metric!r} is not a score of evaluate(); have {sorted(scores)}")
+        score = float(scores[metric])
         curve.append(score)
         losses.append(float(h.train_loss[-1]))
         if score > best_val or best_state is None:
