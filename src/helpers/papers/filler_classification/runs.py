@@ -99,7 +99,7 @@ def dense_activation_scale(model: Any, x: Any) -> dict[str, float]:
     import keras
 
     names = [layer.name for layer in model.layers if layer.name.startswith("fc")]
-    probe = keras.Model(model.inputs, [model.get_layer(n).output for n in names] + [model.outputs[0]])
+    probe = keras.Model(model.inputs[0], [model.get_layer(n).output for n in names] + [model.outputs[0]])
     outs = [np.asarray(keras.ops.convert_to_numpy(o), np.float64) for o in probe(np.asarray(x, np.float32), training=False)]
     scale = {n: float(o.std()) for n, o in zip(names, outs[:-1])}
     scale["probabilities (spread across slices)"] = float(outs[-1].std(axis=0).mean())
