@@ -55,13 +55,21 @@ class BestValidationIoU(keras.callbacks.Callback):
     Args:
         images, masks: the held-out set, ``(N, H, W, 1)``.
         restore_best: at the end of training, load the weights of the best epoch.
+        patience: stop training once this many epochs in a row have not raised the best score
+            (early stopping); ``None`` trains every epoch. The count starts once the score is above 0:
+            a run still predicting no boundary at all has not started to learn (momentum SGD often
+            spends its first epochs there), so only the budget ends it. ``stopped_early`` says whether
+            it stopped.
     """
 
-    def __init__(self, images: np.ndarray, masks: np.ndarray, restore_best: bool = True) -> None:
+    def __init__(self, images: np.ndarray, masks: np.ndarray, restore_best: bool = True,
+                 patience: int | None = None) -> None:
         super().__init__()
         self.images, self.masks = images, masks
         self.restore_best = restore_best
+        self.patience = None if patience is None else check_positive_int(patience, "patience")
         self.best_iou, self.best_epoch, self._best_weights = -1.0, None, None
+        self.stopped_early = False
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         iou = foreground_iou_score(self.model, self.images, self.masks, batch_size=32)
@@ -72,6 +80,9 @@ class BestValidationIoU(keras.callbacks.Callback):
             self.best_iou, self.best_epoch = iou, epoch + 1
             if self.restore_best:
                 self._best_weights = self.model.get_weights()
+        elif self.patience is not None and self.best_iou > 0 and epoch + 1 - self.best_epoch >= self.patience:
+            self.stopped_early = True
+            self.model.stop_training = True
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if self.restore_best and self._best_weights is not None:
@@ -81,7 +92,8 @@ class BestValidationIoU(keras.callbacks.Callback):
 def train_segmenter(model: keras.Model, train: tuple[Any, Any], val: tuple[Any, Any] | None = None, *,
                     epochs: int, batch_size: int = 32, learning_rate: float = 0.05, momentum: float = 0.9,
                     l2: float = 1e-4, loss: Callable | str | None = None, jit_compile: bool | str = "auto",
-                    keep_best: bool = False, seed: int = 0, verbose: int = 0) -> dict[str, Any]:
+                    keep_best: bool = False, patience: int | None = None, seed: int = 0,
+                    verbose: int = 0) -> dict[str, Any]:
     """Compile ``model`` with momentum SGD and BCE + Dice, train it, and time it.
 
     Args:
@@ -96,12 +108,15 @@ def train_segmenter(model: keras.Model, train: tuple[Any, Any], val: tuple[Any, 
             the best epoch (as a checkpoint kept with ``save_best_only`` would). Momentum SGD at a
             high learning rate makes the last epoch's IoU jump from epoch to epoch; the best epoch is
             a steadier measure. Score the result on images other than ``val``.
+        patience: early stopping: end training once ``patience`` epochs in a row have not raised the
+            best validation IoU (``epochs`` is then the budget, not the length); needs ``val``.
         seed: seeds Keras (weights of a model built afterwards, shuffling).
         verbose: Keras' verbosity (0 keeps a sweep's output short).
 
     Returns:
-        ``{"history": {...}, "seconds": float, "images_per_second": float, "best_epoch": int | None}``
-        (``best_epoch`` counts from 1; ``None`` without ``keep_best``). With ``val``, the history
+        ``{"history": {...}, "seconds": float, "images_per_second": float, "best_epoch": int | None,
+        "epochs_run": int, "stopped_early": bool}`` (``best_epoch`` counts from 1; ``None`` without
+        ``keep_best``). With ``val``, the history
         holds ``val_iou`` per epoch (scored outside the training step, so training runs at full speed).
     """
     epochs = check_positive_int(epochs, "epochs")
@@ -114,10 +129,10 @@ def train_segmenter(model: keras.Model, train: tuple[Any, Any], val: tuple[Any, 
     callbacks = []
     if val is not None:
         scorer = BestValidationIoU(as_keras_images(val[0]), as_keras_images(val[1], "val masks"),
-                                   restore_best=keep_best)
+                                   restore_best=keep_best, patience=patience)
         callbacks.append(scorer)
-    elif keep_best:
-        raise ValueError("keep_best=True needs val=(images, masks) to choose the best epoch")
+    elif keep_best or patience is not None:
+        raise ValueError("keep_best=True needs val=(images, masks) to choose the best epoch (so does patience)")
     model.compile(optimizer=sgd(learning_rate, momentum, l2), loss=loss or bce_dice_loss, jit_compile=jit_compile)
     t0 = time.perf_counter()
     hist = model.fit(x, y, epochs=epochs, batch_size=batch_size, shuffle=True, verbose=verbose, callbacks=callbacks)
@@ -126,8 +141,10 @@ def train_segmenter(model: keras.Model, train: tuple[Any, Any], val: tuple[Any, 
     if not np.all(np.isfinite(h["loss"])):
         raise FloatingPointError(f"training loss became non-finite (lr={learning_rate}); lower the learning rate")
     best_epoch = scorer.best_epoch if keep_best else None
-    return {"history": h, "seconds": seconds, "images_per_second": epochs * len(x) / seconds,
-            "best_epoch": best_epoch}
+    epochs_run = len(h["loss"])
+    return {"history": h, "seconds": seconds, "images_per_second": epochs_run * len(x) / seconds,
+            "best_epoch": best_epoch, "epochs_run": epochs_run,
+            "stopped_early": bool(val is not None and scorer.stopped_early)}
 
 
 def predict_probabilities(model: keras.Model, images: Any, batch_size: int = 16) -> np.ndarray:
