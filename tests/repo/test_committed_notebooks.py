@@ -66,6 +66,10 @@ def test_notebook_carries_a_clean_full_gpu_run(path):
     assert not [o for o in outputs if o["output_type"] == "error"], "committed with an error output"
     code = [c for c in nb["cells"] if c["cell_type"] == "code" and "remove-cell" not in c["metadata"].get("tags", [])]
     assert all(c.get("outputs") is not None for c in code)
+    # nbval (the README's test command) refuses a cell with outputs but no execution count
+    unrun = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and c.get("outputs")
+             and c.get("execution_count") is None]
+    assert not unrun, f"cells {unrun} carry outputs without an execution count ('Unrun reference cell' in nbval)"
     assert any("image/png" in o.get("data", {}) for o in outputs), "no figure in the committed outputs"
     text = json.dumps(outputs)
     for private in ("/work/", "/root/", "/home/", "/tmp/"):
