@@ -46,6 +46,28 @@ def read_sweep(path: str | os.PathLike) -> dict[str, dict[str, Any]]:
 _WORKER_FN: Callable[..., Mapping[str, Any]] | None = None
 
 
+
+class WorkerRun:
+    """Base of a picklable run object that :func:`cached_sweep` sends to worker processes.
+
+    A subclass (a dataclass holding the data and settings, with a ``device`` field and a
+    ``_cache`` dict of tensors already moved to that device) is pickled without its cache:
+    device tensors stay in the process that made them, and each worker fills its own.
+    """
+
+    _cache: dict[str, Any]
+    device: str | None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_cache"} | {"_cache": {}}
+
+    @property
+    def torch_device(self) -> Any:
+        """The ``torch.device`` of ``device`` (as :func:`helpers.core.runtime.resolve_device` reads it)."""
+        from helpers.core.runtime import resolve_device
+
+        return resolve_device(self.device)
+
 def _init_worker(run_one: Callable[..., Mapping[str, Any]], threads: int) -> None:
     global _WORKER_FN
     _WORKER_FN = run_one

@@ -22,6 +22,7 @@ import numpy as np
 import torch
 
 from helpers.core.checks import check_choice, check_positive_int
+from helpers.core.sweeps import WorkerRun
 
 __all__ = ["SEARCH_METHODS", "SEARCH_SPACE", "DCNRuns", "run_key"]
 
@@ -42,7 +43,7 @@ def run_key(kernels: Any, seed: int) -> str:
 
 
 @dataclass
-class DCNRuns:
+class DCNRuns(WorkerRun):
     """The data and recipe of notebook 05; :meth:`train` trains and scores one DCN, :meth:`search` one search.
 
     Args:
@@ -95,16 +96,7 @@ class DCNRuns:
             raise ValueError(f"lr must be a positive number, got {self.lr!r}")
         self.weights_dir = str(self.weights_dir)
 
-    def __getstate__(self) -> dict[str, Any]:
-        # Device tensors stay in the process that made them; a worker builds its own.
-        return {k: v for k, v in self.__dict__.items() if k != "_cache"} | {"_cache": {}}
-
     # -- pieces -------------------------------------------------------------------------
-    @property
-    def torch_device(self) -> torch.device:
-        from helpers.core.runtime import resolve_device
-
-        return resolve_device(self.device)
 
     def tensors(self, name: str) -> tuple[torch.Tensor, torch.Tensor]:
         """``(images (N, 1, H, W) float32, masks (N, H, W) uint8)`` of ``train`` or ``val`` on the device."""

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from helpers.core.checks import check_choice, check_positive_int
+from helpers.core.sweeps import WorkerRun
 
 __all__ = ["METHODS", "FewShotProtocol"]
 
@@ -29,7 +30,7 @@ METHODS = ("unet", "same_image", "two_image", "grouped_ce")
 
 
 @dataclass
-class FewShotProtocol:
+class FewShotProtocol(WorkerRun):
     """The data and settings of the few-shot protocol; :meth:`run` trains and scores one network.
 
     Args:
@@ -95,16 +96,7 @@ class FewShotProtocol:
             raise ValueError(f"image sides {side} must be divisible by 2**depth = {2 ** self.depth}")
         self.weights_dir = str(self.weights_dir)
 
-    def __getstate__(self) -> dict[str, Any]:
-        # Device tensors stay in the process that made them; a worker builds its own.
-        return {k: v for k, v in self.__dict__.items() if k != "_cache"} | {"_cache": {}}
-
     # -- pieces -------------------------------------------------------------------------
-    @property
-    def torch_device(self) -> torch.device:
-        from helpers.core.runtime import resolve_device
-
-        return resolve_device(self.device)
 
     def tensors(self, name: str) -> tuple[torch.Tensor, ...]:
         """``(images (N, 1, H, W), labels)`` of ``train``/``val``/``test`` (images only for
