@@ -91,6 +91,8 @@ ALLOWED: dict[str, dict[str, str]] = {
         "holds 30 serial-section TEM slices": "the ISBI 2012 data set (27 + 3 slices are used and printed)",
         "rotation by 90°, 180° or 270°": "the paper's augmentation",
         "its 1 % and 99 % quantiles": "the definition of feature_map_contrast (helpers), not a result",
+        "with 15 other kernel settings": "the paper's Table 1: 16 kernel settings, the proposed one and 15 others",
+        "compares its change with 15 other settings": "the same count of the paper's Table 1",
     },
     "01_grain_boundary_exercises": {
         "Kulpa (1977) multiplies by 0.948": "Kulpa's published correction factor",

@@ -241,6 +241,21 @@ def test_lite_targets_per_notebook_and_device():
     assert bench.profile_column("full", "NVIDIA H200") == "full"
 
 
+def test_shared_gpu_runs_are_not_judged_alone():
+    """A notebook that shared the GPU gets no busy verdict (NVML's fraction is the device's) and a dagger."""
+    runs = {("02_y", "full"): {"notebook": "02_y", "status": "ok", "seconds": 590.0, "device": "NVIDIA H100",
+                               "gpu_busy_fraction": 0.91, "shared_gpu": "with 05 at the same time"},
+            ("05_z", "full"): {"notebook": "05_z", "status": "ok", "seconds": 300.0, "device": "NVIDIA H100",
+                               "gpu_busy_fraction": 0.85}}
+    text = performance_markdown(None, runs)
+    assert "| 02_y, full profile, GPU busy >= 80 % over the whole run | 91 % (NVIDIA H100); GPU shared (with 05 at " \
+           "the same time) | not measured alone |" in text
+    assert "| 05_z, full profile, GPU busy >= 80 % over the whole run | 85 % (NVIDIA H100) | **met** |" in text
+    assert "| 02_y | 590 (91 % busy) † |" in text and "| 05_z | 300 (85 % busy) |" in text
+    assert "† The GPU was shared" in text
+    assert "02_y ran side by side with other notebooks" in text
+
+
 def test_cli_page_only(tmp_path):
     bench_json = tmp_path / "bench.json"
     bench_json.write_text(json.dumps({"device": "cpu", "rows": [], "busy": []}))

@@ -200,8 +200,15 @@ def performance_markdown(bench: Mapping[str, Any] | None, summaries: Mapping[tup
         what = "-" if f is None else f"{100 * f:.0f} % ({v.get('device')})"
         if ok is False:
             what += f", {100 * (TARGET_NOTEBOOK_BUSY - f):.0f} points short"
+        if v.get("shared_gpu") and f is not None:
+            # NVML's busy fraction is the device's: with other notebooks on it, it is not this notebook's own
+            what += f"; GPU shared ({v['shared_gpu']})"
+            ok = None
+            verdict = "not measured alone"
+        else:
+            verdict = _verdict(ok)
         lines.append(f"| {v['notebook']}, full profile, GPU busy >= {100 * TARGET_NOTEBOOK_BUSY:.0f} % over the "
-                     f"whole run | {what} | {_verdict(ok)} |")
+                     f"whole run | {what} | {verdict} |")
     for profile, limit, where in (("full", TARGET_FULL_SECONDS, "one GPU"),
                                   ("smoke", TARGET_SMOKE_SECONDS, "2 CPU cores")):
         recs = [v for (nb, p), v in summaries.items() if p == profile]
@@ -212,6 +219,7 @@ def performance_markdown(bench: Mapping[str, Any] | None, summaries: Mapping[tup
         bad = [v["notebook"] for v in recs if v.get("status") != "ok"]
         missing = sorted(set(expected_notebooks or ()) - {v["notebook"] for v in recs})
         ok = total <= limit and not bad
+        shared = [v["notebook"] for v in recs if v.get("shared_gpu")]
         devices = sorted({str(v.get("device")) for v in recs})
         what = f"{total / 60:.1f} min for {len(recs)} notebooks ({', '.join(devices)})"
         if total > limit:
@@ -219,6 +227,9 @@ def performance_markdown(bench: Mapping[str, Any] | None, summaries: Mapping[tup
         if bad:
             what += f"; not ok: {', '.join(bad)}"
         verdict = _verdict(ok)
+        if shared:  # side by side, the sum of their times is not the course's time one after another
+            what += f"; {', '.join(shared)} ran side by side with other notebooks on one GPU (their times overlap)"
+            verdict = "not measured alone" if ok else verdict
         if missing:
             what += f"; not run: {', '.join(missing)}"
             verdict = _verdict(False) if not ok else "incomplete"
@@ -267,6 +278,7 @@ def performance_markdown(bench: Mapping[str, Any] | None, summaries: Mapping[tup
                 else:
                     status = "" if v.get("status") == "ok" else f" ({v.get('status')})"
                     mark = " *" if v.get("source") == "results.json" else ""
+                    mark += " †" if v.get("shared_gpu") else ""
                     busy = v.get("gpu_busy_fraction")
                     busy = "" if busy is None else f" ({100 * busy:.0f} % busy)"
                     cells.append(f"{float(v.get('seconds') or 0):.0f}{busy}{status}{mark}")
@@ -275,6 +287,9 @@ def performance_markdown(bench: Mapping[str, Any] | None, summaries: Mapping[tup
         lines.append("| **total** | " + " | ".join(f"**{t:.0f}** ({t / 60:.1f} min)" for t in totals) + " |")
         devs = {p: sorted({str(v.get('device')) for (nb, q), v in summaries.items() if q == p}) for p in profiles}
         lines += ["", "Devices: " + "; ".join(f"{p}: {', '.join(d)}" for p, d in devs.items()) + ".", ""]
+        if any(v.get("shared_gpu") for v in summaries.values()):
+            lines += ["† The GPU was shared with other notebooks running at the same time: the time and the busy "
+                      "fraction (the device's, from NVML) are not this notebook's alone.", ""]
         if any(v.get("source") == "results.json" for v in summaries.values()):
             lines += ["\\* Not in the runner's summary: the notebook's own timer (`seconds` in its `results.json`), "
                       "which leaves out the kernel's start.", ""]
