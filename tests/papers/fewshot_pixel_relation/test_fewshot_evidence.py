@@ -115,12 +115,12 @@ def test_folder_reader_uses_split_files_records_them_and_refuses_too_few(tmp_pat
 
 @pytest.mark.slow
 @pytest.mark.notebooks
-def test_draft_notebook_runs_on_an_18_pair_folder(tmp_path, capsys):
+def test_notebook_runs_on_an_18_pair_folder(tmp_path, capsys):
     from helpers.tools.run import main
 
     folder = _folder(tmp_path / "eighteen", 18, size=64)
     out = tmp_path / "out"
-    code = main([str(ROOT / "notebooks" / "drafts" / "04_fewshot_pixel_relation.ipynb"), "--profile", "smoke",
+    code = main([str(ROOT / "notebooks" / "04_fewshot_pixel_relation.ipynb"), "--profile", "smoke",
                  "--output", str(out), "--no-progress", "--timeout", "900", "-p", "data_source", "real",
                  "-p", "data_root", str(folder), "-p", "mask_map", '{"0": 0, "85": 1, "170": 2}',
                  "-p", "class_names", '["background", "membrane", "mitochondria"]'])
