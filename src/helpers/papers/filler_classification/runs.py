@@ -275,6 +275,8 @@ def comparison(baseline: list[dict[str, Any]], variant: list[dict[str, Any]], y_
         >>> b = [{"accuracy": 0.9, "predictions": [0, 1]}, {"accuracy": 0.8, "predictions": [1, 1]}]
         >>> comparison(a, b, [0, 1])["kind"], comparison(a, b, [0, 1])["variant"].tolist()
         ('paired images', [0.5, 1.0])
+        >>> comparison([a], [b], [np.array([0, 1])])["variant"].tolist()  # one group, its labels in a list
+        [0.5, 1.0]
     """
     groups_a = baseline if baseline and isinstance(baseline[0], list) else [baseline]
     groups_b = variant if variant and isinstance(variant[0], list) else [variant]
@@ -286,7 +288,9 @@ def comparison(baseline: list[dict[str, Any]], variant: list[dict[str, Any]], y_
         return {"kind": "paired seeds", "baseline": acc(groups_a), "variant": acc(groups_b)}
     if y_eval is None:
         raise ValueError(f"fewer than {min_seeds} seeds: give y_eval to compare per evaluation slice")
-    ys = y_eval if isinstance(y_eval, (list, tuple)) and len(groups_a) > 1 else [y_eval]
+    # one label array per group: a list of arrays (also a list of one, for one group), else one group's labels
+    per_group = isinstance(y_eval, (list, tuple)) and len(y_eval) > 0 and np.ndim(y_eval[0]) >= 1
+    ys = list(y_eval) if per_group else [y_eval]
     if len(ys) != len(groups_a):
         raise ValueError("y_eval needs one label array per group")
 

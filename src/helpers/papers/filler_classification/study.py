@@ -166,18 +166,33 @@ def paper_order(counts: Any) -> list[int]:
     return [c[1], c[2], c[0]]
 
 
-def counts_table(rows: list[tuple[str, Any, int, Any, int | None]], first: str = "setting") -> str:
+def counts_table(rows: list[tuple[str, Any, int, Any, int | None]], first: str = "setting",
+                 class_names: list[str] | tuple[str, ...] | None = None) -> str:
     """A Markdown table of correct answers per class, ours beside the paper's.
 
     Args:
         rows: ``(label, our counts in label order, our N per class, paper counts in paper order or None,
             paper N)``.
         first: header of the first column.
+        class_names: the classes of a folder of your own, in label order: then the table has one column
+            per class and no paper columns (the paper's numbers are about its three structures).
 
     Example:
         >>> print(counts_table([("x", [1, 2, 3], 4, (5, 6, 7), 8)]).splitlines()[2])
         | x | 2/4 | 3/4 | 1/4 | 50% | 5/8 | 6/8 | 7/8 | 75% |
+        >>> print(counts_table([("x", [3, 1], 4, None, None)], class_names=["pores", "cracks"]))
+        | setting | pores | cracks | accuracy |
+        |---|---|---|---|
+        | x | 3/4 | 1/4 | 50% |
     """
+    if class_names is not None:
+        k = len(class_names)
+        lines = [f"| {first} | " + " | ".join(class_names) + " | accuracy |", "|" + "---|" * (k + 2)]
+        for label, ours, n, _paper, _paper_n in rows:
+            if len(ours) != k:
+                raise ValueError(f"row {label!r} has {len(ours)} counts for {k} classes")
+            lines.append(f"| {label} | " + " | ".join(f"{v}/{n}" for v in ours) + f" | {sum(ours) / (k * n):.0%} |")
+        return "\n".join(lines)
     head = (f"| {first} | " + " | ".join(f"{c} (ours)" for c in PAPER_COLUMNS) + " | accuracy (ours) | "
             + " | ".join(f"{c} (paper)" for c in PAPER_COLUMNS) + " | accuracy (paper) |")
     lines = [head, "|" + "---|" * 9]
