@@ -24,19 +24,31 @@ def test_pipeline_keeps_image_and_mask_aligned(seed):
     out = t(image=image, mask=mask)
     img, m = out["image"].numpy()[0], out["mask"].numpy()
     assert out["image"].shape == (3, 48, 48) and out["mask"].dtype == torch.uint8
-    # Blur and two resamplings smear the image's edges symmetrically, so thresholding the image
-    # halfway between the two labels gives back the mask's regions; a shift of d pixels would move
-    # the region's centroid by d (a flip of one but not the other, by tens). Pixels near the fill
-    # (ignored) area are left out.
+    # Blur and two resamplings (bilinear for the image, nearest for the mask) move a label's edge by a
+    # pixel or two, so thresholding the image halfway between the two labels gives back the mask except
+    # within 2 px of the mask's label edges. A shift or a flip of one but not the other would leave
+    # wrong pixels inside the regions. Left out: pixels near the fill (ignored) area and the image's own
+    # 3-px border, where the blur reflects and a one-pixel line of a label (left by scaling) is resampled.
     from scipy import ndimage
 
     keep = ndimage.minimum_filter(np.where(m == 255, 0, 1), 7) == 1
+    keep[:3], keep[-3:], keep[:, :3], keep[:, -3:] = False, False, False, False
     shown = np.where(img * 10 > 4.5, 8, 1)
+    near_edge = ndimage.maximum_filter(m, 5) != ndimage.minimum_filter(m, 5)
     if keep.sum() > 200:
-        assert (shown[keep] == m[keep]).mean() > 0.9
-        region, seen = (m == 8) & keep, (shown == 8) & keep
-        if region.sum() > 50 and (keep & ~region).sum() > 50:
-            assert np.abs(np.argwhere(region).mean(0) - np.argwhere(seen).mean(0)).max() < 1.5  # resampling: half-pixel offsets
+        assert (shown[keep] == m[keep]).mean() > 0.85
+        inside_wrong = (shown != m) & keep & ~near_edge
+        assert not inside_wrong.any(), f"{inside_wrong.sum()} pixels disagree away from any label edge"
+
+
+def test_alignment_check_catches_a_shift():
+    """The property above is not vacuous: a mask shifted by 3 px against its image fails it."""
+    from scipy import ndimage
+
+    m = np.kron(np.array([[1, 8], [8, 1]], np.uint8), np.ones((24, 24), np.uint8))
+    shown = np.roll(m, 3, axis=1)
+    near_edge = ndimage.maximum_filter(m, 5) != ndimage.minimum_filter(m, 5)
+    assert ((shown != m) & ~near_edge).any()
 
 
 def test_no_augmentation_is_normalisation_only():

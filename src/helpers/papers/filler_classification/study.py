@@ -36,7 +36,8 @@ def correct_per_class(y_true: Any, y_pred: Any, num_classes: int = 3) -> list[in
 def train_filler_cnn(params: dict[str, Any], train: tuple[Any, Any], val: tuple[Any, Any] | None = None, *,
                      epochs: int = 10, seed: int = 0, fc_scale: float = 1.0, standardise: bool = True,
                      validate_each_epoch: bool = False, callbacks: list[Any] | None = None,
-                     jit_compile: bool | str = "auto", verbose: int = 0) -> dict[str, Any]:
+                     jit_compile: bool | str = "auto", verbose: int = 0,
+                     num_classes: int | None = None) -> dict[str, Any]:
     """Build C4F``params["fc_layers"]`` and train it with Adam.
 
     Args:
@@ -49,6 +50,8 @@ def train_filler_cnn(params: dict[str, Any], train: tuple[Any, Any], val: tuple[
             pruning callback reads) instead of only at the end.
         callbacks: Keras callbacks, e.g. :func:`pruning_callback`.
         jit_compile: passed to ``model.compile`` (see :func:`helpers.training_keras.configure_keras`).
+        num_classes: outputs of the network; None: at least 3 (the paper's structures), more if the
+            labels hold more.
 
     Returns:
         ``model``, ``history``, ``seconds`` (training only), and with ``val``: ``accuracy``,
@@ -74,7 +77,8 @@ def train_filler_cnn(params: dict[str, Any], train: tuple[Any, Any], val: tuple[
     keras.utils.set_random_seed(seed)
     stats = {"input_mean": float(x.mean()), "input_std": float(x.std()) or 1.0} if standardise else {}
     model = filler_cnn(x.shape[1:], fc_layers=int(params["fc_layers"]), filters=int(params["filters"]),
-                       dropout=float(params["dropout"]), num_classes=max(3, int(y.max()) + 1) if len(y) else 3,
+                       dropout=float(params["dropout"]),
+                       num_classes=int(num_classes) if num_classes else (max(3, int(y.max()) + 1) if len(y) else 3),
                        fc_scale=fc_scale, **stats)
     model.compile(optimizer=keras.optimizers.Adam(float(params["learning_rate"])),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=jit_compile)
