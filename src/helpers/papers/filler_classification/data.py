@@ -15,11 +15,7 @@ import numpy as np
 
 from helpers.core.checks import check_positive_int
 from helpers.data.folder import load_class_folder
-
-
-def _balanced(labels: np.ndarray, idx: np.ndarray, k: int, n: int) -> np.ndarray:
-    """The first ``n`` indices of each class (in folder order) among ``idx``."""
-    return np.sort(np.concatenate([idx[labels[idx] == c][:n] for c in range(k)]))
+from helpers.papers.filler_classification.runs import first_per_class
 
 
 def load_filler_folder(root: str | os.PathLike, *, pixels: int, seed: int = 0, min_train: int = 2,
@@ -65,9 +61,7 @@ def load_filler_folder(root: str | os.PathLike, *, pixels: int, seed: int = 0, m
     ds = load_class_folder(root, size=pixels, grayscale=True, seed=seed,
                            min_per_split={"train": min_train, "val": 1, "test": 1}, verbose=verbose)
     labels = np.asarray(ds.labels, np.int64)
-    images = np.asarray(ds.images, np.float32)
-    if images.ndim == 4:  # (N, H, W, 1)
-        images = images[..., 0]
+    images = np.asarray(ds.images, np.float32)  # (N, pixels, pixels): grey
     k = len(ds.class_names)
     out: dict[str, Any] = {"class_names": list(ds.class_names), "folder": ds.describe()}
     for split, least in (("train", min_train), ("val", 1), ("test", 1)):
@@ -78,10 +72,9 @@ def load_filler_folder(root: str | os.PathLike, *, pixels: int, seed: int = 0, m
             raise ValueError(f"the {split} split of {root} has too few images of {', '.join(short)} (each class needs "
                              f"at least {least} there); add images to these classes or list the split in "
                              f"split/{split}.txt")
-        keep = _balanced(labels, idx, k, int(counts.min()))
-        out[split] = (images[keep], labels[keep])
-    out["max_train"] = int(np.bincount(out["train"][1], minlength=k).min())
-    out["n_eval"] = int(np.bincount(out["test"][1], minlength=k).min())
+        out[split] = first_per_class(images[idx], labels[idx], int(counts.min()), k)
+    out["max_train"] = int(np.bincount(out["train"][1], minlength=k)[0])  # balanced: every class has as many
+    out["n_eval"] = int(np.bincount(out["test"][1], minlength=k)[0])
     return out
 
 

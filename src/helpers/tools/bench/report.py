@@ -203,7 +203,6 @@ def performance_markdown(bench: Mapping[str, Any] | None, summaries: Mapping[tup
         if v.get("shared_gpu") and f is not None:
             # NVML's busy fraction is the device's: with other notebooks on it, it is not this notebook's own
             what += f"; GPU shared ({v['shared_gpu']})"
-            ok = None
             verdict = "not measured alone"
         else:
             verdict = _verdict(ok)
