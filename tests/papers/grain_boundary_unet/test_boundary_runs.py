@@ -52,13 +52,6 @@ def test_run_records_and_saves_predictions(tmp_path):
     assert row["predicted_fraction"] == pytest.approx(float((prob.astype(np.float32) > 0.5).mean()), abs=0.02)
 
 
-def test_patience_stops_a_run_that_no_longer_improves():
-    # lr so small that the validation IoU cannot move after the first epoch: patience 1 stops at epoch 2
-    runs = tiny_runs(learning_rate=1e-9, momentum=0.0, max_epochs=6, patience=1)
-    row = runs.run(depth=2, layers=2, seed=0)
-    assert row["stopped_early"] and row["epochs_run"] == 2 and row["best_epoch"] == 1
-
-
 def test_a_constant_prediction_is_reported_degenerate():
     runs = tiny_runs()
     runs.y_train = np.zeros_like(runs.y_train)      # nothing to learn but background
@@ -79,19 +72,44 @@ def test_same_results_with_one_or_two_workers(tmp_path):
         np.testing.assert_allclose(a["loss"], b["loss"], rtol=1e-5)
 
 
-def test_patience_waits_while_nothing_is_predicted():
-    # a run whose validation IoU is still 0 has not started to learn: patience does not end it
+class ConstantModel:
+    """Predicts the same probabilities every epoch: a run whose validation IoU no longer moves."""
+    stop_training = False
+
+    def __init__(self, prob):
+        self.prob = prob
+
+    def predict(self, x, batch_size=32, verbose=0):
+        return self.prob
+
+
+def patience_callback(prob, masks, patience=1):
     from helpers.papers.grain_boundary_unet.training import BestValidationIoU
 
-    class Stub:
-        stop_training = False
+    cb = BestValidationIoU(np.zeros_like(masks), masks, restore_best=False, patience=patience)
+    cb.set_model(ConstantModel(prob)) if hasattr(cb, "set_model") else setattr(cb, "model", ConstantModel(prob))
+    return cb
 
-        def predict(self, x, batch_size=32, verbose=0):
-            return np.zeros_like(x)
 
-    cb = BestValidationIoU(np.ones((2, 4, 4, 1), np.float32), np.ones((2, 4, 4, 1), np.float32),
-                           restore_best=False, patience=1)
-    cb.set_model(Stub()) if hasattr(cb, "set_model") else setattr(cb, "model", Stub())
+def test_patience_stops_a_run_above_the_guess_that_no_longer_improves():
+    masks = np.zeros((2, 10, 10, 1), np.float32); masks[:, :, 4] = 1     # 10 % boundary
+    prob = masks.copy(); prob[:, :5, 4] = 0                              # IoU 0.5 > the 0.1 guess
+    cb = patience_callback(prob, masks)
     for epoch in range(4):
         cb.on_epoch_end(epoch, {})
-    assert not cb.stopped_early and cb.best_iou == 0.0
+        if cb.model.stop_training:
+            break
+    assert cb.guess_iou == pytest.approx(0.1)
+    assert cb.stopped_early and epoch == 1 and cb.best_epoch == 1 and cb.best_iou == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize("hits", [0, 1])
+def test_patience_waits_while_the_run_is_below_the_all_boundary_guess(hits):
+    # no boundary predicted (IoU 0), or a few chance pixels (IoU 0.05 < the 0.2 guess, as a fresh
+    # momentum-SGD run scores at its first epoch): the run has not started to learn, only the budget ends it
+    masks = np.zeros((2, 10, 10, 1), np.float32); masks[:, :, 4:6] = 1   # 20 % boundary
+    prob = np.zeros_like(masks); prob[:, :hits, 4] = 1
+    cb = patience_callback(prob, masks)
+    for epoch in range(6):
+        cb.on_epoch_end(epoch, {})
+    assert not cb.stopped_early and cb.best_iou == pytest.approx(0.05 * hits)

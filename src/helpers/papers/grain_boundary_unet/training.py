@@ -56,10 +56,11 @@ class BestValidationIoU(keras.callbacks.Callback):
         images, masks: the held-out set, ``(N, H, W, 1)``.
         restore_best: at the end of training, load the weights of the best epoch.
         patience: stop training once this many epochs in a row have not raised the best score
-            (early stopping); ``None`` trains every epoch. The count starts once the score is above 0:
-            a run still predicting no boundary at all has not started to learn (momentum SGD often
-            spends its first epochs there), so only the budget ends it. ``stopped_early`` says whether
-            it stopped.
+            (early stopping); ``None`` trains every epoch. The count starts once the best score beats
+            ``guess_iou``, the IoU of calling every pixel boundary: a run below it has not started to
+            learn (momentum SGD often spends its first epochs predicting almost no boundary, after a
+            first epoch scoring a few hundredths by chance), so only the budget ends it.
+            ``stopped_early`` says whether it stopped.
     """
 
     def __init__(self, images: np.ndarray, masks: np.ndarray, restore_best: bool = True,
@@ -69,6 +70,8 @@ class BestValidationIoU(keras.callbacks.Callback):
         self.restore_best = restore_best
         self.patience = None if patience is None else check_positive_int(patience, "patience")
         self.best_iou, self.best_epoch, self._best_weights = -1.0, None, None
+        # IoU of the all-boundary guess = the boundary share of the held-out pixels
+        self.guess_iou = float(np.mean(np.asarray(masks) > 0.5))
         self.stopped_early = False
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -80,7 +83,7 @@ class BestValidationIoU(keras.callbacks.Callback):
             self.best_iou, self.best_epoch = iou, epoch + 1
             if self.restore_best:
                 self._best_weights = self.model.get_weights()
-        elif self.patience is not None and self.best_iou > 0 and epoch + 1 - self.best_epoch >= self.patience:
+        elif self.patience is not None and self.best_iou > self.guess_iou and epoch + 1 - self.best_epoch >= self.patience:
             self.stopped_early = True
             self.model.stop_training = True
 
