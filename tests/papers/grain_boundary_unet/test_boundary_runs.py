@@ -87,7 +87,7 @@ def patience_callback(prob, masks, patience=1):
     from helpers.papers.grain_boundary_unet.training import BestValidationIoU
 
     cb = BestValidationIoU(np.zeros_like(masks), masks, restore_best=False, patience=patience)
-    cb.set_model(ConstantModel(prob)) if hasattr(cb, "set_model") else setattr(cb, "model", ConstantModel(prob))
+    cb.set_model(ConstantModel(prob))
     return cb
 
 

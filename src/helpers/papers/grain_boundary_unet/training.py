@@ -83,7 +83,8 @@ class BestValidationIoU(keras.callbacks.Callback):
             self.best_iou, self.best_epoch = iou, epoch + 1
             if self.restore_best:
                 self._best_weights = self.model.get_weights()
-        elif self.patience is not None and self.best_iou > self.guess_iou and epoch + 1 - self.best_epoch >= self.patience:
+        elif (self.patience is not None and self.best_iou > self.guess_iou
+              and epoch + 1 - self.best_epoch >= self.patience):
             self.stopped_early = True
             self.model.stop_training = True
 
