@@ -77,6 +77,7 @@ ALLOWED: dict[str, dict[str, str]] = {
     "03_filler_classification_hpo": {
         "fractal dimension 2.2": "the generator's design (helpers.data.synthetic.filler), not a result",
         "periodic box of 1500 nm": "the generator's design (helpers.data.synthetic.filler), not a result",
+        "radius 8-14 nm": "the generator's particle radii (helpers.data.synthetic.filler.structure), not a result",
         "32-64-128-256 filters, dense 1024 and 256": "the paper's Fig. 1 (its Keras model)",
         "from 1024 to 256": "the paper's dense widths (its Fig. 1), which the course's deeper stacks span",
         "120-point grid": "the grid sampler's grid (helpers.papers.filler_classification.search: 5x2x2x3x2)",

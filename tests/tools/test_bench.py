@@ -256,6 +256,17 @@ def test_shared_gpu_runs_are_not_judged_alone():
     assert "02_y ran side by side with other notebooks" in text
 
 
+def test_resumed_runs_are_marked_and_not_credited():
+    """A run that reused cached trainings gets a double dagger and cannot meet the from-scratch target."""
+    runs = {("03_x", "full"): {"notebook": "03_x", "status": "ok", "seconds": 260.0, "device": "NVIDIA H100",
+                               "gpu_busy_fraction": 0.23, "resumed": "about 630 s from scratch"}}
+    text = performance_markdown(None, runs)
+    assert "| 03_x | 260 (23 % busy) ‡ |" in text
+    assert "‡ The run reused trainings" in text and "03_x: about 630 s from scratch" in text
+    line = next(l for l in text.splitlines() if l.startswith("| all notebooks, full profile"))
+    assert "03_x reused trainings cached by an interrupted run" in line and line.endswith("| not measured from scratch |")
+
+
 def test_cli_page_only(tmp_path):
     bench_json = tmp_path / "bench.json"
     bench_json.write_text(json.dumps({"device": "cpu", "rows": [], "busy": []}))

@@ -12,6 +12,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from helpers.core.results import atomic_write_text
 from helpers.tools.bench.targets import (TARGET_BUSY, TARGET_FULL_SECONDS, TARGET_LITE_CPU_SECONDS,
                                          TARGET_LITE_GPU_SECONDS, TARGET_NOTEBOOK_BUSY, TARGET_PARALLEL_GAIN,
@@ -229,6 +231,10 @@ def performance_markdown(bench: Mapping[str, Any] | None, summaries: Mapping[tup
         if shared:  # side by side, the sum of their times is not the course's time one after another
             what += f"; {', '.join(shared)} ran side by side with other notebooks on one GPU (their times overlap)"
             verdict = "not measured alone" if ok else verdict
+        resumed = [v["notebook"] for v in recs if v.get("resumed")]
+        if resumed:  # a run that reused cached trainings is cheaper than the course's cost from scratch
+            what += f"; {', '.join(resumed)} reused trainings cached by an interrupted run (not its time from scratch)"
+            verdict = "not measured from scratch" if ok else verdict
         if missing:
             what += f"; not run: {', '.join(missing)}"
             verdict = _verdict(False) if not ok else "incomplete"
@@ -251,8 +257,10 @@ def performance_markdown(bench: Mapping[str, Any] | None, summaries: Mapping[tup
         m = ((v.get("results") or {}).get("metrics") or {}).get("trials_per_hour")
         if nb.startswith("03") and p == "full" and isinstance(m, Mapping):
             tph = m
-    gain = None if not tph or not tph.get("1") or tph.get("4") is None else float(tph["4"]) / float(tph["1"])
-    what = "-" if gain is None else f"{gain:.2f}x ({float(tph['4']):.0f} vs {float(tph['1']):.0f} trials/hour)"
+    # one number per worker count, or a list of repeats (mean of them)
+    mean_of = lambda x: float(np.mean(x)) if isinstance(x, (list, tuple)) else float(x)
+    gain = None if not tph or not tph.get("1") or tph.get("4") is None else mean_of(tph["4"]) / mean_of(tph["1"])
+    what = "-" if gain is None else f"{gain:.2f}x ({mean_of(tph['4']):.0f} vs {mean_of(tph['1']):.0f} trials/hour)"
     if gain is not None and gain < TARGET_PARALLEL_GAIN:
         what += f", {TARGET_PARALLEL_GAIN / gain:.2f}x short"
     lines.append(f"| notebook 3: 4 workers on one GPU >= {TARGET_PARALLEL_GAIN:g}x the trials/hour of 1 | {what} | "
@@ -278,6 +286,7 @@ def performance_markdown(bench: Mapping[str, Any] | None, summaries: Mapping[tup
                     status = "" if v.get("status") == "ok" else f" ({v.get('status')})"
                     mark = " *" if v.get("source") == "results.json" else ""
                     mark += " †" if v.get("shared_gpu") else ""
+                    mark += " ‡" if v.get("resumed") else ""
                     busy = v.get("gpu_busy_fraction")
                     busy = "" if busy is None else f" ({100 * busy:.0f} % busy)"
                     cells.append(f"{float(v.get('seconds') or 0):.0f}{busy}{status}{mark}")
@@ -289,6 +298,10 @@ def performance_markdown(bench: Mapping[str, Any] | None, summaries: Mapping[tup
         if any(v.get("shared_gpu") for v in summaries.values()):
             lines += ["† The GPU was shared with other notebooks running at the same time: the time and the busy "
                       "fraction (the device's, from NVML) are not this notebook's alone.", ""]
+        if any(v.get("resumed") for v in summaries.values()):
+            lines += ["‡ The run reused trainings that an earlier run on the same machine had cached before it was "
+                      "interrupted: its time is less than the notebook's cost from scratch. "
+                      + " ".join(f"{v['notebook']}: {v['resumed']}" for v in summaries.values() if v.get("resumed")), ""]
         if any(v.get("source") == "results.json" for v in summaries.values()):
             lines += ["\\* Not in the runner's summary: the notebook's own timer (`seconds` in its `results.json`), "
                       "which leaves out the kernel's start.", ""]
