@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from helpers.papers.filler_classification.runs import (FillerRuns, by_seed, claim_sentence, comparison,
-                                                       dense_activation_scale, he_dense_init, problems, run_problem)
+                                                       dense_activation_scale, he_dense_init, problems, run_problem,
+                                                       slice_correctness)
 
 
 def test_run_problem_names_constant_and_missing_classes():
@@ -28,6 +29,17 @@ def test_comparison_uses_seeds_from_three_and_slices_below():
         comparison(a3, a2)
     with pytest.raises(ValueError, match="y_eval"):
         comparison(a2, b2)
+
+
+def test_slice_correctness_is_the_seed_share_of_right_answers():
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 3, 50)
+    preds = [rng.integers(0, 3, 50) for _ in range(2)]
+    got = slice_correctness([{"predictions": p} for p in preds], y)
+    expected = [sum(int(p[i] == y[i]) for p in preds) / 2 for i in range(50)]  # a loop, slice by slice
+    assert got.tolist() == expected
+    with pytest.raises(ValueError, match="49 predictions for 50"):
+        slice_correctness([{"predictions": preds[0][:49]}], y)
 
 
 def test_by_seed_orders_and_refuses_missing_seeds():

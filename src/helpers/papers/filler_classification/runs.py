@@ -295,10 +295,26 @@ def comparison(baseline: list[dict[str, Any]], variant: list[dict[str, Any]], y_
         raise ValueError("y_eval needs one label array per group")
 
     def correct(groups: list[list[dict[str, Any]]]) -> np.ndarray:
-        return np.concatenate([np.mean([np.asarray(r["predictions"]) == np.asarray(y) for r in g], axis=0)
-                               for g, y in zip(groups, ys)])
+        return np.concatenate([slice_correctness(g, y) for g, y in zip(groups, ys)])
 
     return {"kind": "paired images", "baseline": correct(groups_a), "variant": correct(groups_b)}
+
+
+def slice_correctness(runs: list[dict[str, Any]], y_eval: Any) -> np.ndarray:
+    """Per evaluation slice, the fraction of ``runs`` (one per seed) that classify it correctly.
+
+    The unit of a bootstrap over slices when there are too few seeds for an interval over seeds.
+
+    Example:
+        >>> runs = [{"predictions": [0, 1, 2]}, {"predictions": [0, 2, 2]}]
+        >>> slice_correctness(runs, [0, 1, 1]).tolist()
+        [1.0, 0.5, 0.0]
+    """
+    y = np.asarray(y_eval)
+    for r in runs:
+        if np.shape(r["predictions"]) != y.shape:
+            raise ValueError(f"a run has {np.size(r['predictions'])} predictions for {y.size} evaluation slices")
+    return np.mean([np.asarray(r["predictions"]) == y for r in runs], axis=0)
 
 
 def claim_sentence(claim: dict[str, Any]) -> str:
