@@ -82,7 +82,7 @@ def _texture_folder(root, n=14, size=48):
 
 @pytest.mark.slow
 @pytest.mark.notebooks
-def test_draft_notebook_runs_on_a_class_folder(tmp_path, capsys):
+def test_notebook_runs_on_a_class_folder(tmp_path, capsys):
     import json
     from pathlib import Path
 
@@ -91,7 +91,7 @@ def test_draft_notebook_runs_on_a_class_folder(tmp_path, capsys):
     root = Path(__file__).resolve().parents[3]
     folder = _texture_folder(tmp_path / "textures")
     out = tmp_path / "out"
-    code = main([str(root / "notebooks" / "drafts" / "03_filler_classification_hpo.ipynb"), "--profile", "smoke",
+    code = main([str(root / "notebooks" / "03_filler_classification_hpo.ipynb"), "--profile", "smoke",
                  "--output", str(out), "--no-progress", "--timeout", "900",
                  "-p", "data_source", "real", "-p", "data_root", str(folder)])
     assert code == 0, capsys.readouterr().out[-3000:]
@@ -112,7 +112,7 @@ def test_draft_notebook_refuses_real_data_without_a_folder(tmp_path, capsys):
     from pathlib import Path
 
     root = Path(__file__).resolve().parents[3]
-    nb = json.loads((root / "notebooks" / "drafts" / "03_filler_classification_hpo.ipynb").read_text())
+    nb = json.loads((root / "notebooks" / "03_filler_classification_hpo.ipynb").read_text())
     setup = next("".join(c["source"]) for c in nb["cells"] if "requested_train_sizes = train_sizes" in "".join(c["source"]))
     head = setup.split("requested_train_sizes")[0]
     with pytest.raises(ValueError, match="needs data_root"):
